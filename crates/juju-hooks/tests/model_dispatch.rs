@@ -69,7 +69,7 @@ fn reads_are_cached_for_the_whole_dispatch() {
     let mut m = Model::new(&tools, unit("db/0"), "upgrade-charm", None);
     for _ in 0..3 {
         assert!(m.is_leader().unwrap());
-        assert_eq!(m.relation(&"upgrade".to_string()).unwrap(), Some(rel()));
+        assert_eq!(m.relation("upgrade").unwrap(), Some(rel()));
         assert_eq!(m.relation_units(&rel()).unwrap().len(), 2);
         for u in ["db/0", "db/1", "db/2"] {
             assert_eq!(

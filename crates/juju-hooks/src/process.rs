@@ -130,6 +130,26 @@ impl ProcessHookTools {
         })
     }
 
+    /// Run a tool printing a JSON list (or `null`) of names and parse each name.
+    fn run_json_names<T>(&self, tool: &str, args: &[String]) -> ToolResult<Vec<T>>
+    where
+        T: std::str::FromStr<Err = crate::names::NameError>,
+    {
+        let raw: Option<Vec<String>> = self.run_json(tool, args)?;
+        or_default(raw)
+            .iter()
+            .map(|s| {
+                s.parse()
+                    .map_err(|e: crate::names::NameError| HookToolError::Output {
+                        tool: tool.to_owned(),
+                        args: args.to_vec(),
+                        output: s.clone(),
+                        reason: e.to_string(),
+                    })
+            })
+            .collect()
+    }
+
     fn run_with_json_stdin(&self, tool: &str, args: &[String], data: &StringMap) -> ToolResult<()> {
         let body = serde_json::to_vec(data).map_err(|e| HookToolError::Invalid {
             tool: tool.to_owned(),
@@ -166,37 +186,12 @@ fn or_default<T: Default>(v: Option<T>) -> T {
 
 impl HookTools for ProcessHookTools {
     fn relation_ids(&self, endpoint: &str) -> ToolResult<Vec<RelationId>> {
-        let args = strings(["--format=json", endpoint]);
-        let raw: Option<Vec<String>> = self.run_json("relation-ids", &args)?;
-        or_default(raw)
-            .iter()
-            .map(|s| {
-                s.parse()
-                    .map_err(|e: crate::names::NameError| HookToolError::Output {
-                        tool: "relation-ids".into(),
-                        args: args.clone(),
-                        output: s.clone(),
-                        reason: e.to_string(),
-                    })
-            })
-            .collect()
+        self.run_json_names("relation-ids", &strings(["--format=json", endpoint]))
     }
 
     fn relation_list(&self, relation: &RelationId) -> ToolResult<Vec<UnitName>> {
         let args = strings(["--format=json", "-r", &relation.to_string()]);
-        let raw: Option<Vec<String>> = self.run_json("relation-list", &args)?;
-        or_default(raw)
-            .iter()
-            .map(|s| {
-                s.parse()
-                    .map_err(|e: crate::names::NameError| HookToolError::Output {
-                        tool: "relation-list".into(),
-                        args: args.clone(),
-                        output: s.clone(),
-                        reason: e.to_string(),
-                    })
-            })
-            .collect()
+        self.run_json_names("relation-list", &args)
     }
 
     fn relation_remote_app(&self, relation: &RelationId) -> ToolResult<Option<String>> {

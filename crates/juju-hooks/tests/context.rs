@@ -241,7 +241,7 @@ fn legacy_charm_dir_variable() {
 /// Every bad environment gives an error naming the variable.
 #[test]
 fn bad_environments_name_the_variable() {
-    let missing = |var: &str, path: &str| {
+    let env_for = |path: &str| {
         let mut env = if path.contains("relation") {
             relation_env(path, "db/1")
         } else {
@@ -250,18 +250,15 @@ fn bad_environments_name_the_variable() {
         if path.starts_with("actions/") {
             env.insert("JUJU_ACTION_UUID".into(), "1".into());
         }
+        env
+    };
+    let missing = |var: &str, path: &str| {
+        let mut env = env_for(path);
         env.remove(var);
         (env, var.to_string())
     };
     let set = |var: &str, value: &str, path: &str| {
-        let mut env = if path.contains("relation") {
-            relation_env(path, "db/1")
-        } else {
-            base_env(path)
-        };
-        if path.starts_with("actions/") {
-            env.insert("JUJU_ACTION_UUID".into(), "1".into());
-        }
+        let mut env = env_for(path);
         env.insert(var.into(), value.into());
         (env, var.to_string())
     };

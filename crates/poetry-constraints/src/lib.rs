@@ -1,0 +1,129 @@
+//! Version constraints with the exact semantics of poetry-core 2.5.0's
+//! `parse_constraint(constraint).allows(Version.parse(version))`, which the reference upgrade
+//! library uses to decide whether an in-place upgrade is allowed.
+//!
+//! ```
+//! use poetry_constraints::{Constraint, Version};
+//!
+//! let c = Constraint::parse(">=1.2, <2").unwrap();
+//! assert!(c.allows(&Version::parse("1.9.post1").unwrap()));
+//! assert!(!c.allows(&Version::parse("2.0a1").unwrap())); // `<2` excludes 2's pre-releases
+//! assert_eq!(c.to_string(), ">=1.2,<2");
+//!
+//! let err = Constraint::parse(">=1.0,<").unwrap_err();
+//! assert_eq!(err.to_string(), r#"invalid constraint ">=1.0,<": expected a version after "<" at byte 7"#);
+//! ```
+//!
+//! Every input is either parsed or rejected with an error saying what was expected where;
+//! nothing panics. See `shared/notes/poetry-constraints.md` for the grammar and its surprises.
+#![warn(missing_docs)]
+
+mod algebra;
+mod display;
+pub mod num;
+mod parse;
+pub mod version;
+
+use std::fmt;
+
+pub use parse::ParseError;
+pub use version::{Version, VersionError};
+
+/// A parsed version constraint.
+#[derive(Clone, Debug)]
+pub struct Constraint {
+    set: algebra::Set,
+}
+
+impl Constraint {
+    /// Parse a constraint as poetry-core's `parse_constraint` does.
+    pub fn parse(input: &str) -> Result<Constraint, ParseError> {
+        parse::parse_constraint(input).map(|set| Constraint { set })
+    }
+
+    /// Does the constraint allow `version`?
+    ///
+    /// poetry-core can raise an `AssertionError` inside `allows` for a union whose inversion
+    /// breaks one of its invariants; no such constraint is known (none in the corpora), and
+    /// if one exists this returns `false`: the upgrade is not allowed.
+    pub fn allows(&self, version: &Version) -> bool {
+        self.set.allows(version).unwrap_or(false)
+    }
+
+    /// Does it allow every version (`*`)?
+    pub fn is_any(&self) -> bool {
+        self.set.is_any()
+    }
+
+    /// Does it allow no version at all (e.g. `>2,<1`, which is valid)?
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+}
+
+impl fmt::Display for Constraint {
+    /// poetry-core's normalised text (`str(parse_constraint(...))`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        display::fmt_set(&self.set, f)
+    }
+}
+
+impl std::str::FromStr for Constraint {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Constraint, ParseError> {
+        Constraint::parse(s)
+    }
+}
+
+impl std::str::FromStr for Version {
+    type Err = VersionError;
+    fn from_str(s: &str) -> Result<Version, VersionError> {
+        Version::parse(s)
+    }
+}
+
+/// The answer for one (constraint, version) pair, as the `allows --batch` command prints it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    /// The constraint allows the version.
+    True,
+    /// It does not.
+    False,
+    /// The constraint does not parse (judged first).
+    InvalidConstraint,
+    /// The constraint parses, the version does not.
+    InvalidVersion,
+}
+
+impl Verdict {
+    /// The word printed for it: `true`, `false`, `invalid-constraint`, `invalid-version`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::True => "true",
+            Verdict::False => "false",
+            Verdict::InvalidConstraint => "invalid-constraint",
+            Verdict::InvalidVersion => "invalid-version",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Judge one pair: the constraint first, then the version, then `allows`.
+pub fn verdict(constraint: &str, version: &str) -> Verdict {
+    let Ok(c) = Constraint::parse(constraint) else {
+        return Verdict::InvalidConstraint;
+    };
+    let Ok(v) = Version::parse(version) else {
+        return Verdict::InvalidVersion;
+    };
+    if c.allows(&v) {
+        Verdict::True
+    } else {
+        Verdict::False
+    }
+}

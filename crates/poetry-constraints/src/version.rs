@@ -1,0 +1,779 @@
+//! PEP 440 versions exactly as poetry-core 2.5.0 parses and orders them.
+//!
+//! The grammar is packaging 26's `VERSION_PATTERN` with its possessive quantifiers (CPython
+//! 3.11.5 and later): every optional part either matches as a whole or not at all, which is
+//! also how `nom`'s `opt` behaves. Letters match ASCII case-insensitively; digits are ASCII.
+//!
+//! Two poetry-core surprises are kept on purpose, because `allows` depends on them:
+//! - a release phase is normalised only when spelled in lowercase (`alpha` -> `a`,
+//!   `c`/`pre`/`preview` -> `rc`, `r`/`rev` -> `post`); any other spelling keeps its text and
+//!   compares as that text, so `1.0A1` is not `1.0a1` (`"A" < "a"`), and `<1.0` allows
+//!   `1.0.DEV0`;
+//! - numbers have no size limit, except CPython's 4300 digits per number.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use nom::branch::alt;
+use nom::bytes::complete::take_while1;
+use nom::character::complete::{char, digit1, one_of};
+use nom::combinator::{opt, recognize};
+use nom::multi::many0;
+use nom::{IResult, Parser};
+
+use crate::num::Num;
+
+/// The text of a release phase (`a`, `rc`, `post`, `dev`, or an unnormalised spelling such as
+/// `ALPHA`), compared byte-wise like Python strings.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Phase {
+    len: u8,
+    bytes: [u8; 7],
+}
+
+impl Phase {
+    fn new(text: &str) -> Phase {
+        // Every spelling the grammar accepts is ASCII and at most 7 bytes ("preview").
+        let mut bytes = [0u8; 7];
+        let n = text.len().min(7);
+        bytes[..n].copy_from_slice(&text.as_bytes()[..n]);
+        Phase {
+            len: n as u8,
+            bytes,
+        }
+    }
+
+    /// poetry-core's `ReleaseTag` normalisation: only exact lowercase spellings map.
+    fn normalised(text: &str) -> Phase {
+        Phase::new(match text {
+            "a" | "alpha" => "a",
+            "b" | "beta" => "b",
+            "rc" | "c" | "pre" | "preview" => "rc",
+            "post" | "r" | "rev" | "-" => "post",
+            "dev" => "dev",
+            other => other,
+        })
+    }
+
+    /// The phase text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
+    }
+}
+
+impl Ord for Phase {
+    fn cmp(&self, other: &Phase) -> Ordering {
+        self.bytes[..self.len as usize].cmp(&other.bytes[..other.len as usize])
+    }
+}
+
+impl PartialOrd for Phase {
+    fn partial_cmp(&self, other: &Phase) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Debug for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+/// A pre, post or dev segment: phase and number.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Tag {
+    /// The phase.
+    pub phase: Phase,
+    /// The number (0 when omitted).
+    pub number: Num,
+}
+
+impl Tag {
+    fn new(phase: &str, number: Num) -> Tag {
+        Tag {
+            phase: Phase::normalised(phase),
+            number,
+        }
+    }
+
+    fn next(&self) -> Tag {
+        Tag {
+            phase: self.phase,
+            number: self.number.succ(),
+        }
+    }
+}
+
+/// One segment of a local version label (`+ubuntu.1`): numeric segments compare as numbers
+/// and above alphanumeric ones.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LocalPart {
+    /// The segment as written, lowercased.
+    pub text: Box<str>,
+    /// Its value, if all digits.
+    pub number: Option<Num>,
+}
+
+impl Ord for LocalPart {
+    fn cmp(&self, other: &LocalPart) -> Ordering {
+        match (&self.number, &other.number) {
+            (Some(a), Some(b)) => a.cmp(b),
+            (Some(_), None) => Ordering::Greater,
+            (None, Some(_)) => Ordering::Less,
+            (None, None) => self.text.cmp(&other.text),
+        }
+    }
+}
+
+impl PartialOrd for LocalPart {
+    fn partial_cmp(&self, other: &LocalPart) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A PEP 440 version as poetry-core models it.
+#[derive(Clone, Debug)]
+pub struct Version {
+    /// Epoch (`N!`), 0 when absent.
+    pub epoch: Num,
+    /// Release components as written (`1.0` has two; trailing zeros do not affect order).
+    pub release: Vec<Num>,
+    /// Pre-release (`a`, `b`, `rc`).
+    pub pre: Option<Tag>,
+    /// Post-release.
+    pub post: Option<Tag>,
+    /// Development release.
+    pub dev: Option<Tag>,
+    /// Local version label.
+    pub local: Option<Vec<LocalPart>>,
+}
+
+/// A version string poetry-core would refuse (`Invalid PEP 440 version: '<value>'`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid version {input:?}: {reason}")]
+pub struct VersionError {
+    /// The text given.
+    pub input: String,
+    /// What was wrong, with the byte offset where it was noticed.
+    pub reason: String,
+}
+
+/// What the version grammar matched, before conversion.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawVersion<'a> {
+    epoch: Option<&'a str>,
+    release: &'a str,
+    pre: Option<(&'a str, Option<&'a str>)>,
+    post: Option<(Option<&'a str>, Option<&'a str>)>,
+    dev: Option<(&'a str, Option<&'a str>)>,
+    local: Option<&'a str>,
+}
+
+/// An ASCII case-insensitive literal.
+fn ci<'a>(lit: &'static str) -> impl Fn(&'a str) -> IResult<&'a str, &'a str> {
+    move |i: &'a str| {
+        let n = lit.len();
+        if i.len() >= n && i.as_bytes()[..n].eq_ignore_ascii_case(lit.as_bytes()) {
+            Ok((&i[n..], &i[..n]))
+        } else {
+            Err(nom::Err::Error(nom::error::Error::new(
+                i,
+                nom::error::ErrorKind::Tag,
+            )))
+        }
+    }
+}
+
+fn sep(i: &str) -> IResult<&str, char> {
+    one_of("._-").parse(i)
+}
+
+fn alnum1(i: &str) -> IResult<&str, &str> {
+    take_while1(|c: char| c.is_ascii_alphanumeric()).parse(i)
+}
+
+type Labelled<'a> = (&'a str, Option<&'a str>);
+
+fn pre_segment(i: &str) -> IResult<&str, Labelled<'_>> {
+    let labels = alt((
+        ci("alpha"),
+        ci("a"),
+        ci("beta"),
+        ci("b"),
+        ci("preview"),
+        ci("pre"),
+        ci("c"),
+        ci("rc"),
+    ));
+    (opt(sep), labels, opt(sep), opt(digit1))
+        .map(|(_, l, _, n)| (l, n))
+        .parse(i)
+}
+
+fn post_segment(i: &str) -> IResult<&str, (Option<&str>, Option<&str>)> {
+    let implicit = (char('-'), digit1).map(|(_, n)| (None, Some(n)));
+    let labels = alt((ci("post"), ci("rev"), ci("r")));
+    let explicit = (opt(sep), labels, opt(sep), opt(digit1)).map(|(_, l, _, n)| (Some(l), n));
+    alt((implicit, explicit)).parse(i)
+}
+
+fn dev_segment(i: &str) -> IResult<&str, Labelled<'_>> {
+    (opt(sep), ci("dev"), opt(sep), opt(digit1))
+        .map(|(_, l, _, n)| (l, n))
+        .parse(i)
+}
+
+fn local_segment(i: &str) -> IResult<&str, &str> {
+    (char('+'), recognize((alnum1, many0((sep, alnum1)))))
+        .map(|(_, l)| l)
+        .parse(i)
+}
+
+/// packaging's `VERSION_PATTERN`, unanchored: the longest (possessive) match at the start.
+pub(crate) fn version_pattern(i: &str) -> IResult<&str, RawVersion<'_>> {
+    let epoch = (digit1, char('!')).map(|(e, _)| e);
+    let release = recognize((digit1, many0((char('.'), digit1))));
+    (
+        opt(one_of("vV")),
+        opt(epoch),
+        release,
+        opt(pre_segment),
+        opt(post_segment),
+        opt(dev_segment),
+        opt(local_segment),
+    )
+        .map(|(_, epoch, release, pre, post, dev, local)| RawVersion {
+            epoch,
+            release,
+            pre,
+            post,
+            dev,
+            local,
+        })
+        .parse(i)
+}
+
+/// Python's `str.isspace()`, which `\s`, `strip()` and `rstrip()` use: Unicode White_Space
+/// plus the information separators U+001C..U+001F.
+pub(crate) fn is_py_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+fn too_long(input: &str) -> VersionError {
+    VersionError {
+        input: input.to_owned(),
+        reason: format!(
+            "a number has more than {} digits, the most CPython converts",
+            crate::num::MAX_DIGITS
+        ),
+    }
+}
+
+impl<'a> RawVersion<'a> {
+    /// Build the version; fails only on a number too long for CPython.
+    pub(crate) fn build(&self, input: &str) -> Result<Version, VersionError> {
+        let num = |s: &str| Num::parse(s).ok_or_else(|| too_long(input));
+        let opt_num = |s: Option<&str>| s.map_or(Ok(Num::ZERO), num);
+        let epoch = match self.epoch {
+            Some(e) => num(e)?,
+            None => Num::ZERO,
+        };
+        let release = self
+            .release
+            .split('.')
+            .map(num)
+            .collect::<Result<Vec<_>, _>>()?;
+        let pre = match self.pre {
+            Some((l, n)) => Some(Tag::new(l, opt_num(n)?)),
+            None => None,
+        };
+        let post = match self.post {
+            Some((l, n)) => Some(Tag::new(l.unwrap_or("post"), opt_num(n)?)),
+            None => None,
+        };
+        let dev = match self.dev {
+            Some((l, n)) => Some(Tag::new(l, opt_num(n)?)),
+            None => None,
+        };
+        let local = match self.local {
+            Some(l) => Some(
+                l.split(['.', '_', '-'])
+                    .map(|part| {
+                        let text = part.to_ascii_lowercase();
+                        let number = if text.bytes().all(|b| b.is_ascii_digit()) {
+                            Some(num(&text)?)
+                        } else {
+                            None
+                        };
+                        Ok(LocalPart {
+                            text: text.into(),
+                            number,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, VersionError>>()?,
+            ),
+            None => None,
+        };
+        Ok(Version {
+            epoch,
+            release,
+            pre,
+            post,
+            dev,
+            local,
+        })
+    }
+}
+
+impl Version {
+    /// Parse like poetry-core's `Version.parse`: surrounding (Unicode) whitespace allowed,
+    /// an optional `v`, and exactly one PEP 440 version.
+    pub fn parse(input: &str) -> Result<Version, VersionError> {
+        let start = input.len() - input.trim_start_matches(is_py_space).len();
+        let body = input.trim_matches(is_py_space);
+        if body.is_empty() {
+            return Err(VersionError {
+                input: input.to_owned(),
+                reason: "expected a version, found nothing".into(),
+            });
+        }
+        match version_pattern(body) {
+            Ok(("", raw)) => raw.build(input),
+            Ok((rest, _)) => {
+                let at = start + body.len() - rest.len();
+                Err(VersionError {
+                    input: input.to_owned(),
+                    reason: format!(
+                        "unexpected {:?} at byte {at}",
+                        rest.chars().next().unwrap_or(' ')
+                    ),
+                })
+            }
+            Err(_) => Err(VersionError {
+                input: input.to_owned(),
+                reason: format!(
+                    "expected a release number such as 1.2.3 at byte {start}, found {:?}",
+                    body.chars().next().unwrap_or(' ')
+                ),
+            }),
+        }
+    }
+
+    fn with(&self, release: Vec<Num>) -> Version {
+        Version {
+            epoch: self.epoch.clone(),
+            release,
+            pre: None,
+            post: None,
+            dev: None,
+            local: None,
+        }
+    }
+
+    /// Has a pre-release segment.
+    pub fn is_prerelease(&self) -> bool {
+        self.pre.is_some()
+    }
+
+    /// Has a post-release segment.
+    pub fn is_postrelease(&self) -> bool {
+        self.post.is_some()
+    }
+
+    /// Has a development segment.
+    pub fn is_devrelease(&self) -> bool {
+        self.dev.is_some()
+    }
+
+    /// Has a local label.
+    pub fn is_local(&self) -> bool {
+        self.local.is_some()
+    }
+
+    /// Pre-release or development release.
+    pub fn is_unstable(&self) -> bool {
+        self.is_prerelease() || self.is_devrelease()
+    }
+
+    /// Neither pre-release nor development release.
+    pub fn is_stable(&self) -> bool {
+        !self.is_unstable()
+    }
+
+    /// Number of release components written.
+    pub fn precision(&self) -> usize {
+        self.release.len()
+    }
+
+    pub(crate) fn major(&self) -> &Num {
+        &self.release[0]
+    }
+
+    pub(crate) fn minor(&self) -> Option<&Num> {
+        self.release.get(1)
+    }
+
+    pub(crate) fn patch(&self) -> Option<&Num> {
+        self.release.get(2)
+    }
+
+    /// poetry-core's `stable`: itself when stable, else the release with its post segment
+    /// (only when there is no pre segment).
+    pub(crate) fn stable(&self) -> Version {
+        if self.is_stable() {
+            return self.clone();
+        }
+        let mut v = self.with(self.release.clone());
+        if self.pre.is_none() {
+            v.post = self.post.clone();
+        }
+        v
+    }
+
+    fn increment_required(&self) -> bool {
+        self.is_stable() || (!self.is_prerelease() && self.is_postrelease())
+    }
+
+    /// Is `[parts..., 0, 0, ...]` (the release cut after `keep` parts) below the release?
+    fn has_nonzero_after(&self, keep: usize) -> bool {
+        self.release.iter().skip(keep).any(|n| !n.is_zero())
+    }
+
+    pub(crate) fn next_major(&self) -> Version {
+        if self.increment_required() || self.has_nonzero_after(1) {
+            self.with(release_next_major(&self.release))
+        } else {
+            self.with(self.release.clone())
+        }
+    }
+
+    pub(crate) fn next_minor(&self) -> Version {
+        if self.increment_required() || self.has_nonzero_after(2) {
+            self.with(release_next_minor(&self.release))
+        } else {
+            self.with(self.release.clone())
+        }
+    }
+
+    pub(crate) fn next_patch(&self) -> Version {
+        if self.increment_required() || self.has_nonzero_after(3) {
+            self.with(release_next_patch(&self.release))
+        } else {
+            self.with(self.release.clone())
+        }
+    }
+
+    /// The upper bound of `^self`.
+    pub(crate) fn next_breaking(&self) -> Version {
+        let stable = self.stable();
+        if !self.major().is_zero() || self.minor().is_none() {
+            return stable.next_major();
+        }
+        if !self.minor().is_some_and(Num::is_zero) || self.patch().is_none() {
+            return stable.next_minor();
+        }
+        stable.next_patch()
+    }
+
+    pub(crate) fn next_stable(&self) -> Version {
+        let release = if self.is_stable() {
+            release_next(&self.release)
+        } else {
+            self.release.clone()
+        };
+        let mut v = self.with(release);
+        v.local = self.local.clone();
+        v
+    }
+
+    pub(crate) fn next_prerelease(&self) -> Version {
+        let pre = match &self.pre {
+            Some(p) if !self.is_devrelease() || self.is_postrelease() => p.next(),
+            Some(p) => p.clone(),
+            None => Tag::new("a", Num::ZERO),
+        };
+        let mut v = self.with(self.release.clone());
+        v.pre = Some(pre);
+        v
+    }
+
+    pub(crate) fn next_postrelease(&self) -> Version {
+        let post = match &self.post {
+            Some(p) if self.dev.is_none() => p.next(),
+            Some(p) => p.clone(),
+            None => Tag::new("post", Num::ZERO),
+        };
+        let mut v = self.with(self.release.clone());
+        v.pre = self.pre.clone();
+        v.post = Some(post);
+        v
+    }
+
+    pub(crate) fn next_devrelease(&self) -> Version {
+        let dev = match &self.dev {
+            Some(d) => d.next(),
+            None => Tag::new("dev", Num::ZERO),
+        };
+        let mut v = self.with(self.release.clone());
+        v.pre = self.pre.clone();
+        v.post = self.post.clone();
+        v.dev = Some(dev);
+        v
+    }
+
+    pub(crate) fn first_devrelease(&self) -> Version {
+        let mut v = self.with(self.release.clone());
+        v.pre = self.pre.clone();
+        v.post = self.post.clone();
+        v.dev = Some(Tag::new("dev", Num::ZERO));
+        v
+    }
+
+    pub(crate) fn without_local(&self) -> Version {
+        let mut v = self.clone();
+        v.local = None;
+        v
+    }
+
+    pub(crate) fn without_postrelease(&self) -> Version {
+        if self.is_postrelease() {
+            let mut v = self.clone();
+            v.post = None;
+            v.dev = None;
+            v
+        } else {
+            self.clone()
+        }
+    }
+
+    pub(crate) fn without_devrelease(&self) -> Version {
+        let mut v = self.clone();
+        v.dev = None;
+        v
+    }
+}
+
+fn zeros_after(parts: &[Num], keep: usize) -> impl Iterator<Item = Num> + '_ {
+    parts.iter().skip(keep).map(|_| Num::ZERO)
+}
+
+fn release_next_major(r: &[Num]) -> Vec<Num> {
+    std::iter::once(r[0].succ())
+        .chain(zeros_after(r, 1))
+        .collect()
+}
+
+fn release_next_minor(r: &[Num]) -> Vec<Num> {
+    match r.len() {
+        1 => vec![r[0].clone(), Num::Small(1)],
+        _ => [r[0].clone(), r[1].succ()]
+            .into_iter()
+            .chain(zeros_after(r, 2))
+            .collect(),
+    }
+}
+
+fn release_next_patch(r: &[Num]) -> Vec<Num> {
+    match r.len() {
+        1 => vec![r[0].clone(), Num::ZERO, Num::Small(1)],
+        2 => vec![r[0].clone(), r[1].clone(), Num::Small(1)],
+        _ => [r[0].clone(), r[1].clone(), r[2].succ()]
+            .into_iter()
+            .chain(zeros_after(r, 3))
+            .collect(),
+    }
+}
+
+fn release_next(r: &[Num]) -> Vec<Num> {
+    match r.len() {
+        1 => release_next_major(r),
+        2 => release_next_minor(r),
+        3 => release_next_patch(r),
+        n => {
+            let mut v = r.to_vec();
+            v[n - 1] = v[n - 1].succ();
+            v
+        }
+    }
+}
+
+/// Release components compared as if padded with zeros (poetry-core strips trailing zeros).
+fn cmp_release(a: &[Num], b: &[Num]) -> Ordering {
+    let n = a.len().max(b.len());
+    for i in 0..n {
+        let x = a.get(i).unwrap_or(&Num::ZERO);
+        let y = b.get(i).unwrap_or(&Num::ZERO);
+        match x.cmp(y) {
+            Ordering::Equal => {}
+            o => return o,
+        }
+    }
+    Ordering::Equal
+}
+
+/// A segment's sort key: absent segments sort before or after every present one.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum Key<'a> {
+    Below,
+    Tag(&'a Tag),
+    Above,
+}
+
+impl Version {
+    fn pre_key(&self) -> Key<'_> {
+        match (&self.pre, &self.post, &self.dev) {
+            (None, None, Some(_)) => Key::Below,
+            (None, _, _) => Key::Above,
+            (Some(t), _, _) => Key::Tag(t),
+        }
+    }
+
+    fn post_key(&self) -> Key<'_> {
+        self.post.as_ref().map_or(Key::Below, Key::Tag)
+    }
+
+    fn dev_key(&self) -> Key<'_> {
+        self.dev.as_ref().map_or(Key::Above, Key::Tag)
+    }
+}
+
+impl Ord for Version {
+    fn cmp(&self, other: &Version) -> Ordering {
+        self.epoch
+            .cmp(&other.epoch)
+            .then_with(|| cmp_release(&self.release, &other.release))
+            .then_with(|| self.pre_key().cmp(&other.pre_key()))
+            .then_with(|| self.post_key().cmp(&other.post_key()))
+            .then_with(|| self.dev_key().cmp(&other.dev_key()))
+            .then_with(|| self.local.cmp(&other.local))
+    }
+}
+
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Version) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Version {
+    fn eq(&self, other: &Version) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Version {}
+
+impl fmt::Display for Version {
+    /// poetry-core's normalised text: `[N!]release[pre][.postN][.devN][+local]`, lowercase.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.epoch.is_zero() {
+            write!(f, "{}!", self.epoch)?;
+        }
+        for (i, n) in self.release.iter().enumerate() {
+            if i > 0 {
+                f.write_str(".")?;
+            }
+            write!(f, "{n}")?;
+        }
+        let lower = |t: &Tag| t.phase.as_str().to_ascii_lowercase();
+        if let Some(t) = &self.pre {
+            write!(f, "{}{}", lower(t), t.number)?;
+        }
+        if let Some(t) = &self.post {
+            write!(f, ".{}{}", lower(t), t.number)?;
+        }
+        if let Some(t) = &self.dev {
+            write!(f, ".{}{}", lower(t), t.number)?;
+        }
+        if let Some(local) = &self.local {
+            f.write_str("+")?;
+            for (i, p) in local.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(".")?;
+                }
+                f.write_str(&p.text)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Version {
+        Version::parse(s).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn normal_forms() {
+        for (input, text) in [
+            ("1.0", "1.0"),
+            ("v01.00", "1.0"),
+            ("  1.0\n", "1.0"),
+            ("1!2.3", "1!2.3"),
+            ("1.0-rc.1", "1.0rc1"),
+            ("1.0a", "1.0a0"),
+            ("1.0ALPHA1", "1.0alpha1"),
+            ("1.0-1", "1.0.post1"),
+            ("1.0.post.", "1.0.post0"),
+            ("1.0a.", "1.0a0"),
+            ("1.0dev", "1.0.dev0"),
+            ("1.0.r2", "1.0.post2"),
+            ("1.0+Ubuntu-1_2", "1.0+ubuntu.1.2"),
+            ("18446744073709551616", "18446744073709551616"),
+        ] {
+            assert_eq!(v(input).to_string(), text, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn invalid() {
+        for bad in [
+            "",
+            " ",
+            "1..0",
+            "1.0.",
+            "1.0-",
+            "1.0+",
+            "1.0 1",
+            "1.0rc1rc2",
+            "1.0.post1.post2",
+            "1.0-beta.1.2",
+            "1.x",
+            "１.0",
+            "1.0+\u{212a}",
+            "1.0.po\u{17f}t1",
+            "a1",
+            "1.0\u{200b}",
+        ] {
+            assert!(Version::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn pep440_order() {
+        let order = [
+            "1.0.dev0",
+            "1.0a0.dev0",
+            "1.0a0",
+            "1.0",
+            "1.0+abc",
+            "1.0+1",
+            "1.0.post0.dev0",
+            "1.0.post0",
+            "1.1",
+            "1!0.5",
+        ];
+        for w in order.windows(2) {
+            assert!(v(w[0]) < v(w[1]), "{} < {}", w[0], w[1]);
+        }
+        assert_eq!(v("1"), v("1.0.0.0"));
+        assert_eq!(v("1.0+01"), v("1.0+1"));
+        assert_ne!(v("1.0A1"), v("1.0a1"));
+        assert!(v("1.0A1") < v("1.0a1"));
+        assert!(v("1.0.DEV0") < v("1.0.dev0"));
+        assert!(v("18446744073709551616") > v("18446744073709551615"));
+    }
+}

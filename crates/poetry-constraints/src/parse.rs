@@ -124,7 +124,14 @@ fn split_and(piece: &str) -> Vec<&str> {
     let n = chars.len();
     let byte = |i: usize| chars.get(i).map_or(piece.len(), |c| c.0);
     let ch = |i: usize| chars.get(i).map(|c| c.1);
-    let spaces_from = |i: usize| (i..n).take_while(|&k| chars[k].1 == ' ').count();
+    // run[i]: how many spaces start at char i (precomputed, so long runs stay linear).
+    let mut run = vec![0usize; n + 1];
+    for i in (0..n).rev() {
+        if chars[i].1 == ' ' {
+            run[i] = run[i + 1] + 1;
+        }
+    }
+    let spaces_from = |i: usize| run.get(i).copied().unwrap_or(0);
     let dollar_at = |i: usize| i == n || (i + 1 == n && chars[i].1 == '\n');
 
     // The first match starting at or after `from`, as char positions [start, end).

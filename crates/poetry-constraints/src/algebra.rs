@@ -9,7 +9,12 @@
 
 use std::cmp::Ordering;
 
-use crate::version::Version;
+use std::sync::Arc;
+
+use crate::version::{Version, View};
+
+/// Versions are shared between pieces: cloning a bound is a reference-count increment.
+pub(crate) type V = Arc<Version>;
 
 /// poetry-core asserts invariants its own operations can break (e.g. intersecting an empty
 /// range `>=1.0a0.dev0,<1.0a0.dev0` with another range). Python then raises
@@ -25,7 +30,7 @@ pub(crate) enum Set {
     /// No version.
     Empty,
     /// Exactly one version (and its local variants, if it has no local label).
-    Version(Version),
+    Version(V),
     /// An interval; unbounded on a side whose bound is `None`.
     Range(Range),
     /// Disjoint pieces (each a `Version` or a `Range`), sorted.
@@ -35,13 +40,13 @@ pub(crate) enum Set {
 /// An interval of versions.
 #[derive(Clone, Debug)]
 pub(crate) struct Range {
-    pub min: Option<Version>,
-    pub max: Option<Version>,
+    pub min: Option<V>,
+    pub max: Option<V>,
     pub include_min: bool,
     pub include_max: bool,
 }
 
-fn opt_eq(a: Option<&Version>, b: Option<&Version>) -> bool {
+fn opt_eq(a: Option<&V>, b: Option<&V>) -> bool {
     match (a, b) {
         (None, None) => true,
         (Some(x), Some(y)) => x == y,
@@ -51,8 +56,8 @@ fn opt_eq(a: Option<&Version>, b: Option<&Version>) -> bool {
 
 impl Range {
     pub(crate) fn new(
-        min: Option<Version>,
-        max: Option<Version>,
+        min: Option<V>,
+        max: Option<V>,
         include_min: bool,
         include_max: bool,
     ) -> Range {
@@ -87,30 +92,28 @@ impl Range {
 
     fn allows(&self, other: &Version) -> bool {
         if let Some(min) = &self.min {
-            let mut o = other.clone();
+            let mut o = View::of(other);
             if !self.include_min && !min.is_postrelease() && o.is_postrelease() {
                 o = o.without_postrelease();
             }
             if !min.is_local() && o.is_local() {
                 o = o.without_local();
             }
-            if o < *min {
-                return false;
-            }
-            if !self.include_min && o == *min {
-                return false;
+            match o.cmp(&View::of(min)) {
+                Ordering::Less => return false,
+                Ordering::Equal if !self.include_min => return false,
+                _ => {}
             }
         }
         if let Some(max) = &self.max {
-            let mut o = other.clone();
+            let mut o = View::of(other);
             if !max.is_local() && o.is_local() {
                 o = o.without_local();
             }
-            if o > *max {
-                return false;
-            }
-            if !self.include_max && o == *max {
-                return false;
+            match o.cmp(&View::of(max)) {
+                Ordering::Greater => return false,
+                Ordering::Equal if !self.include_max => return false,
+                _ => {}
             }
         }
         true
@@ -118,12 +121,7 @@ impl Range {
 }
 
 /// `_range_or_empty`: a range, or nothing if it is empty.
-fn range_or_empty(
-    min: Option<Version>,
-    max: Option<Version>,
-    include_min: bool,
-    include_max: bool,
-) -> Set {
+fn range_or_empty(min: Option<V>, max: Option<V>, include_min: bool, include_max: bool) -> Set {
     let r = Range::new(min, max, include_min, include_max);
     if r.is_empty() {
         Set::Empty
@@ -134,7 +132,7 @@ fn range_or_empty(
 
 // Bounds of a "range constraint" (a Version is the range [v, v]).
 impl Set {
-    fn min(&self) -> Option<&Version> {
+    fn min(&self) -> Option<&V> {
         match self {
             Set::Version(v) => Some(v),
             Set::Range(r) => r.min.as_ref(),
@@ -142,7 +140,7 @@ impl Set {
         }
     }
 
-    fn max(&self) -> Option<&Version> {
+    fn max(&self) -> Option<&V> {
         match self {
             Set::Version(v) => Some(v),
             Set::Range(r) => r.max.as_ref(),
@@ -334,21 +332,30 @@ impl Set {
         }
     }
 
-    /// Is `version` in the set?
-    pub(crate) fn allows(&self, version: &Version) -> R<bool> {
-        Ok(match self {
+    /// For a union that is "everything but one version": that version (poetry-core's
+    /// `excludes_single_version`). Only unions can be; computed once per constraint.
+    pub(crate) fn excluded_single_version(&self) -> R<Option<V>> {
+        if !matches!(self, Set::Union(_)) {
+            return Ok(None);
+        }
+        Ok(match Set::Range(Range::any()).difference(self)? {
+            Set::Version(v) => Some(v),
+            _ => None,
+        })
+    }
+
+    /// Is `version` in the set? `excluded` is [`Set::excluded_single_version`] of `self`.
+    pub(crate) fn allows_with(&self, version: &Version, excluded: Option<&Version>) -> bool {
+        match self {
             Set::Empty => false,
             Set::Version(v) => version_allows(v, version),
             Set::Range(r) => r.allows(version),
-            Set::Union(rs) => {
-                // A union that is "everything but one version" excludes only that version
-                // and its local variants (poetry-core's `excludes_single_version`).
-                if let Set::Version(excluded) = Set::Range(Range::any()).difference(self)? {
-                    return Ok(!version_allows(&excluded, version));
-                }
-                rs.iter().any(|r| matches!(r.allows(version), Ok(true)))
-            }
-        })
+            Set::Union(rs) => match excluded {
+                // Only that version and its local variants are out.
+                Some(x) => !version_allows(x, version),
+                None => rs.iter().any(|r| r.allows_with(version, None)),
+            },
+        }
     }
 
     fn allows_all(&self, other: &Set) -> bool {
@@ -380,7 +387,7 @@ impl Set {
                         if o.is_local() {
                             return true;
                         }
-                        !matches!(&r.max, Some(max) if max.is_local() && max.without_local() == *o)
+                        !matches!(&r.max, Some(max) if max.is_local() && max.without_local() == **o)
                     }
                     Set::Union(rs) => rs.iter().all(|x| self.allows_all(x)),
                     _ => !other.allows_lower(self) && !other.allows_higher(self),
@@ -471,7 +478,7 @@ impl Set {
                                 let upper = o.stable().next_patch();
                                 return Ok(range_or_empty(
                                     Some(min.clone()),
-                                    Some(upper),
+                                    Some(Arc::new(upper)),
                                     r.include_min,
                                     false,
                                 ));
@@ -587,8 +594,13 @@ impl Set {
                     } else {
                         v.next_postrelease()
                     };
-                    return Set::Range(Range::new(Some(v.clone()), Some(upper), true, false))
-                        .difference(other);
+                    return Set::Range(Range::new(
+                        Some(v.clone()),
+                        Some(Arc::new(upper)),
+                        true,
+                        false,
+                    ))
+                    .difference(other);
                 }
                 Ok(self.clone())
             }
@@ -600,13 +612,14 @@ impl Set {
 
 /// `Version.allows`: a version without a local label matches its local variants.
 fn version_allows(this: &Version, other: &Version) -> bool {
+    let mut o = View::of(other);
     if !this.is_local() && other.is_local() {
-        return *this == other.without_local();
+        o = o.without_local();
     }
-    this == other
+    View::of(this).cmp(&o) == Ordering::Equal
 }
 
-fn range_union_version(r: &Range, o: &Version, this: &Set) -> R<Set> {
+fn range_union_version(r: &Range, o: &V, this: &Set) -> R<Set> {
     let mut new_min = r.min.clone();
     let mut new_inc_min = r.include_min;
     let mut new_max = r.max.clone();
@@ -622,7 +635,7 @@ fn range_union_version(r: &Range, o: &Version, this: &Set) -> R<Set> {
         }
         if let Some(max) = &r.max {
             if max.is_local() && version_allows(o, max) {
-                new_max = Some(o.stable().next_patch());
+                new_max = Some(Arc::new(o.stable().next_patch()));
                 new_inc_max = false;
                 broadened = true;
             }

@@ -118,7 +118,12 @@ fn piece_text(p: &Set) -> String {
 fn bounds(p: &Set) -> (Option<&Version>, Option<&Version>, bool, bool) {
     match p {
         Set::Version(v) => (Some(v), Some(v), true, true),
-        Set::Range(r) => (r.min.as_ref(), r.max.as_ref(), r.include_min, r.include_max),
+        Set::Range(r) => (
+            r.min.as_deref(),
+            r.max.as_deref(),
+            r.include_min,
+            r.include_max,
+        ),
         _ => (None, None, false, false),
     }
 }

@@ -33,12 +33,18 @@ pub use version::{Version, VersionError};
 #[derive(Clone, Debug)]
 pub struct Constraint {
     set: algebra::Set,
+    /// For a union: the one version it excludes, if that is all it does. `Err` if
+    /// poetry-core's own computation of that fails (it would raise in `allows`).
+    excluded: Result<Option<algebra::V>, algebra::Broken>,
 }
 
 impl Constraint {
     /// Parse a constraint as poetry-core's `parse_constraint` does.
     pub fn parse(input: &str) -> Result<Constraint, ParseError> {
-        parse::parse_constraint(input).map(|set| Constraint { set })
+        parse::parse_constraint(input).map(|set| Constraint {
+            excluded: set.excluded_single_version(),
+            set,
+        })
     }
 
     /// Does the constraint allow `version`?
@@ -47,7 +53,10 @@ impl Constraint {
     /// breaks one of its invariants; no such constraint is known (none in the corpora), and
     /// if one exists this returns `false`: the upgrade is not allowed.
     pub fn allows(&self, version: &Version) -> bool {
-        self.set.allows(version).unwrap_or(false)
+        match &self.excluded {
+            Ok(excluded) => self.set.allows_with(version, excluded.as_deref()),
+            Err(_) => false,
+        }
     }
 
     /// Does it allow every version (`*`)?

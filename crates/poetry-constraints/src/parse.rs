@@ -10,9 +10,11 @@
 //! Atoms are parsed with `nom` (see [`crate::version`]) and tried in poetry-core's order:
 //! any (`*`, `x`, `v*.*`), `~`, `~=`, `^`, x-ranges (`==1.2.*`), basic comparisons.
 
+use std::sync::Arc;
+
 use crate::algebra::{union_of, Broken, Range, Set};
 use crate::num::MAX_DIGITS;
-use crate::version::{is_py_space, version_pattern, Version};
+use crate::version::{is_py_space, version_pattern, RawVersion, Version};
 
 /// A constraint poetry-core would refuse (`Could not parse version constraint: <atom>`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -119,39 +121,40 @@ fn at_dollar(rest: &str) -> bool {
 }
 
 /// `re.split(r"(?<!^)(?<![\^~=>< ,]) *(?<!-)[, ](?!-) *(?!,|$)", piece)`.
+///
+/// Every character the pattern looks at is ASCII, and a UTF-8 continuation byte is never
+/// ASCII, so matching on bytes gives the same split as Python does on code points.
 fn split_and(piece: &str) -> Vec<&str> {
-    let chars: Vec<(usize, char)> = piece.char_indices().collect();
-    let n = chars.len();
-    let byte = |i: usize| chars.get(i).map_or(piece.len(), |c| c.0);
-    let ch = |i: usize| chars.get(i).map(|c| c.1);
-    // run[i]: how many spaces start at char i (precomputed, so long runs stay linear).
-    let mut run = vec![0usize; n + 1];
-    for i in (0..n).rev() {
-        if chars[i].1 == ' ' {
-            run[i] = run[i + 1] + 1;
-        }
-    }
-    let spaces_from = |i: usize| run.get(i).copied().unwrap_or(0);
-    let dollar_at = |i: usize| i == n || (i + 1 == n && chars[i].1 == '\n');
+    let b = piece.as_bytes();
+    let n = b.len();
+    let at = |i: usize| b.get(i).copied();
+    let spaces_from = |i: usize| {
+        b.get(i..)
+            .map_or(0, |t| t.iter().take_while(|&&c| c == b' ').count())
+    };
+    let dollar_at = |i: usize| i == n || (i + 1 == n && b[i] == b'\n');
 
-    // The first match starting at or after `from`, as char positions [start, end).
+    // The first match starting at or after `from`, as byte positions [start, end).
     let find = |from: usize| -> Option<(usize, usize)> {
         for p in from.max(1)..n {
-            if matches!(ch(p - 1), Some('^' | '~' | '=' | '>' | '<' | ' ' | ',')) {
+            // A match starts with ` *` or `[, ]`, so at a space or a comma.
+            if !matches!(b[p], b' ' | b',')
+                || matches!(b[p - 1], b'^' | b'~' | b'=' | b'>' | b'<' | b' ' | b',')
+            {
                 continue;
             }
             // ` *` is greedy: try the most spaces first, then fewer.
             for k in (0..=spaces_from(p)).rev() {
                 let pos = p + k;
-                if ch(pos - 1) == Some('-') || !matches!(ch(pos), Some(',' | ' ')) {
+                if at(pos - 1) == Some(b'-') || !matches!(at(pos), Some(b',' | b' ')) {
                     continue;
                 }
-                if ch(pos + 1) == Some('-') {
+                if at(pos + 1) == Some(b'-') {
                     continue;
                 }
                 for m in (0..=spaces_from(pos + 1)).rev() {
                     let q = pos + 1 + m;
-                    if ch(q) != Some(',') && !dollar_at(q) {
+                    if at(q) != Some(b',') && !dollar_at(q) {
                         return Some((p, q));
                     }
                 }
@@ -164,11 +167,11 @@ fn split_and(piece: &str) -> Vec<&str> {
     let mut start = 0;
     let mut from = 0;
     while let Some((p, q)) = find(from) {
-        out.push(&piece[byte(start)..byte(p)]);
+        out.push(&piece[start..p]);
         start = q;
         from = q;
     }
-    out.push(&piece[byte(start)..]);
+    out.push(&piece[start..]);
     out
 }
 
@@ -186,10 +189,21 @@ fn build(raw_text: &str, at: usize) -> Result<Version, AtomError> {
     })
 }
 
-/// `VERSION_PATTERN` at the start of `s`, followed by Python's `$`: the version text.
-fn version_then_end(s: &str) -> Option<&str> {
+/// Build a version the grammar already matched (no second parse).
+fn build_raw(raw: &RawVersion<'_>, text: &str, at: usize) -> Result<Version, AtomError> {
+    raw.build(text).map_err(|_| {
+        atom_err(
+            at,
+            format!("a number in the version has more than {MAX_DIGITS} digits"),
+        )
+    })
+}
+
+/// `VERSION_PATTERN` at the start of `s`, followed by Python's `$`: the version text and
+/// what the grammar matched.
+fn version_then_end(s: &str) -> Option<(&str, RawVersion<'_>)> {
     match version_pattern(s) {
-        Ok((rest, _)) if at_dollar(rest) => Some(&s[..s.len() - rest.len()]),
+        Ok((rest, raw)) if at_dollar(rest) => Some((&s[..s.len() - rest.len()], raw)),
         _ => None,
     }
 }
@@ -210,8 +224,8 @@ fn parse_atom(atom: &str) -> Result<Set, AtomError> {
     if let Some((op, rest)) = prefixed {
         let skip = leading_space(rest);
         let at = op.len() + skip;
-        if let Some(text) = version_then_end(&rest[skip..]) {
-            let version = build(text, at)?;
+        if let Some((text, raw)) = version_then_end(&rest[skip..]) {
+            let version = build_raw(&raw, text, at)?;
             let high = match op {
                 "~" => {
                     if version.precision() == 1 {
@@ -242,8 +256,8 @@ fn parse_atom(atom: &str) -> Result<Set, AtomError> {
                 _ => version.next_breaking(),
             };
             return Ok(Set::Range(Range::new(
-                Some(version),
-                Some(canonical_strict_max(high)),
+                Some(Arc::new(version)),
+                Some(Arc::new(canonical_strict_max(high))),
                 true,
                 false,
             )));
@@ -345,7 +359,12 @@ fn x_constraint(version: &Version, invert: bool) -> Result<Set, Broken> {
     } else {
         next.first_devrelease()
     };
-    let range = Set::Range(Range::new(Some(min), Some(max), true, false));
+    let range = Set::Range(Range::new(
+        Some(Arc::new(min)),
+        Some(Arc::new(max)),
+        true,
+        false,
+    ));
     if invert {
         Set::Range(Range::any()).difference(&range)
     } else {
@@ -409,17 +428,23 @@ fn basic(atom: &str) -> Result<Option<Set>, AtomError> {
         } else {
             build(text, at)?
         };
+        if wildcard && !matches!(op, "<" | "<=" | ">" | ">=") {
+            let set = x_constraint(&version, op == "!=").map_err(|b| atom_err(0, b.0))?;
+            return Ok(Some(set));
+        }
+        let version = Arc::new(version);
         let set = match op {
             "<" => Set::Range(Range::new(
                 None,
-                Some(canonical_strict_max(version)),
+                Some(Arc::new(canonical_strict_max(Arc::unwrap_or_clone(
+                    version,
+                )))),
                 false,
                 false,
             )),
             "<=" => Set::Range(Range::new(None, Some(version), false, true)),
             ">" => Set::Range(Range::new(Some(version), None, false, false)),
             ">=" => Set::Range(Range::new(Some(version), None, true, false)),
-            _ if wildcard => x_constraint(&version, op == "!=").map_err(|b| atom_err(0, b.0))?,
             // `!=V` is a raw union (not normalised), which `allows` inspects.
             "!=" => Set::Union(vec![
                 Set::Range(Range::new(None, Some(version.clone()), false, false)),

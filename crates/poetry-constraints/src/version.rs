@@ -535,6 +535,7 @@ impl Version {
         v
     }
 
+    #[allow(dead_code)]
     pub(crate) fn without_postrelease(&self) -> Version {
         if self.is_postrelease() {
             let mut v = self.clone();
@@ -619,33 +620,102 @@ enum Key<'a> {
     Above,
 }
 
-impl Version {
-    fn pre_key(&self) -> Key<'_> {
-        match (&self.pre, &self.post, &self.dev) {
+/// A version seen without some of its parts, compared without copying it.
+#[derive(Clone, Copy)]
+pub(crate) struct View<'a> {
+    v: &'a Version,
+    no_post: bool,
+    no_local: bool,
+}
+
+impl<'a> View<'a> {
+    /// The whole version.
+    pub(crate) fn of(v: &'a Version) -> View<'a> {
+        View {
+            v,
+            no_post: false,
+            no_local: false,
+        }
+    }
+
+    /// poetry-core's `without_postrelease()`: a post-release loses its post and dev parts.
+    pub(crate) fn without_postrelease(self) -> View<'a> {
+        View {
+            no_post: self.no_post || self.v.post.is_some(),
+            ..self
+        }
+    }
+
+    /// poetry-core's `without_local()`.
+    pub(crate) fn without_local(self) -> View<'a> {
+        View {
+            no_local: true,
+            ..self
+        }
+    }
+
+    pub(crate) fn is_postrelease(&self) -> bool {
+        !self.no_post && self.v.post.is_some()
+    }
+
+    pub(crate) fn is_local(&self) -> bool {
+        !self.no_local && self.v.local.is_some()
+    }
+
+    fn post(&self) -> Option<&'a Tag> {
+        if self.no_post {
+            None
+        } else {
+            self.v.post.as_ref()
+        }
+    }
+
+    fn dev(&self) -> Option<&'a Tag> {
+        if self.no_post {
+            None
+        } else {
+            self.v.dev.as_ref()
+        }
+    }
+
+    fn local(&self) -> Option<&'a [LocalPart]> {
+        if self.no_local {
+            None
+        } else {
+            self.v.local.as_deref()
+        }
+    }
+
+    fn pre_key(&self) -> Key<'a> {
+        match (&self.v.pre, self.post(), self.dev()) {
             (None, None, Some(_)) => Key::Below,
             (None, _, _) => Key::Above,
             (Some(t), _, _) => Key::Tag(t),
         }
     }
 
-    fn post_key(&self) -> Key<'_> {
-        self.post.as_ref().map_or(Key::Below, Key::Tag)
-    }
-
-    fn dev_key(&self) -> Key<'_> {
-        self.dev.as_ref().map_or(Key::Above, Key::Tag)
+    /// poetry-core's version order (its `_compare_key`).
+    pub(crate) fn cmp(&self, other: &View<'a>) -> Ordering {
+        self.v
+            .epoch
+            .cmp(&other.v.epoch)
+            .then_with(|| cmp_release(&self.v.release, &other.v.release))
+            .then_with(|| self.pre_key().cmp(&other.pre_key()))
+            .then_with(|| {
+                let k = |t: Option<&'a Tag>| t.map_or(Key::Below, Key::Tag);
+                k(self.post()).cmp(&k(other.post()))
+            })
+            .then_with(|| {
+                let k = |t: Option<&'a Tag>| t.map_or(Key::Above, Key::Tag);
+                k(self.dev()).cmp(&k(other.dev()))
+            })
+            .then_with(|| self.local().cmp(&other.local()))
     }
 }
 
 impl Ord for Version {
     fn cmp(&self, other: &Version) -> Ordering {
-        self.epoch
-            .cmp(&other.epoch)
-            .then_with(|| cmp_release(&self.release, &other.release))
-            .then_with(|| self.pre_key().cmp(&other.pre_key()))
-            .then_with(|| self.post_key().cmp(&other.post_key()))
-            .then_with(|| self.dev_key().cmp(&other.dev_key()))
-            .then_with(|| self.local.cmp(&other.local))
+        View::of(self).cmp(&View::of(other))
     }
 }
 

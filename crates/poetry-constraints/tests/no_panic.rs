@@ -7,10 +7,61 @@ use poetry_constraints::{verdict, Constraint, Version};
 use proptest::prelude::*;
 
 const TOKENS: &[&str] = &[
-    "0", "1", "2", "9", "10", "01", "18446744073709551616", ".", "*", ".*", "x", "v", "!", "1!",
-    "a", "alpha", "b", "rc", "c", "pre", "preview", "post", "r", "rev", "dev", "DEV", "A", "-",
-    "_", "+", "abc", "<", "<=", ">", ">=", "==", "=", "!=", "<>", "~", "~=", "^", ",", " ", "  ",
-    "|", "||", "\t", "\n", "\u{a0}", "\u{3000}", "\u{1c}", "\u{212a}", "\u{661}", "\u{ff11}",
+    "0",
+    "1",
+    "2",
+    "9",
+    "10",
+    "01",
+    "18446744073709551616",
+    ".",
+    "*",
+    ".*",
+    "x",
+    "v",
+    "!",
+    "1!",
+    "a",
+    "alpha",
+    "b",
+    "rc",
+    "c",
+    "pre",
+    "preview",
+    "post",
+    "r",
+    "rev",
+    "dev",
+    "DEV",
+    "A",
+    "-",
+    "_",
+    "+",
+    "abc",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "==",
+    "=",
+    "!=",
+    "<>",
+    "~",
+    "~=",
+    "^",
+    ",",
+    " ",
+    "  ",
+    "|",
+    "||",
+    "\t",
+    "\n",
+    "\u{a0}",
+    "\u{3000}",
+    "\u{1c}",
+    "\u{212a}",
+    "\u{661}",
+    "\u{ff11}",
 ];
 
 fn exercise(c: &str, v: &str) {
@@ -64,7 +115,10 @@ fn large_inputs_terminate() {
     assert_eq!(verdict(&many_atoms, "2").as_str(), "true");
     let many_ors = vec!["==1"; 5_000].join(" || ");
     assert_eq!(verdict(&many_ors, "1").as_str(), "true");
-    let holes = (0..2_000).map(|i| format!("!={i}")).collect::<Vec<_>>().join(",");
+    let holes = (0..2_000)
+        .map(|i| format!("!={i}"))
+        .collect::<Vec<_>>()
+        .join(",");
     assert_eq!(verdict(&holes, "5000").as_str(), "true");
     let long_release = vec!["1"; 100_000].join(".");
     assert_eq!(verdict(">=1", &long_release).as_str(), "true");

@@ -21,7 +21,7 @@ fn max_text(max: &Version, include_max: bool) -> String {
 }
 
 /// Release components without trailing zeros.
-fn stripped(v: &Version) -> Vec<crate::num::Num> {
+fn stripped(v: &Version) -> crate::version::Release {
     let mut parts = v.release.clone();
     while parts.last().is_some_and(crate::num::Num::is_zero) {
         parts.pop();

@@ -41,7 +41,11 @@ pub struct Constraint {
 impl Constraint {
     /// Parse a constraint as poetry-core's `parse_constraint` does.
     pub fn parse(input: &str) -> Result<Constraint, ParseError> {
-        parse::parse_constraint(input).map(|set| Constraint {
+        Self::parse_with(input, true)
+    }
+
+    fn parse_with(input: &str, detailed: bool) -> Result<Constraint, ParseError> {
+        parse::parse_constraint(input, detailed).map(|set| Constraint {
             excluded: set.excluded_single_version(),
             set,
         })
@@ -124,7 +128,7 @@ impl fmt::Display for Verdict {
 
 /// Judge one pair: the constraint first, then the version, then `allows`.
 pub fn verdict(constraint: &str, version: &str) -> Verdict {
-    let Ok(c) = Constraint::parse(constraint) else {
+    let Ok(c) = Constraint::parse_with(constraint, false) else {
         return Verdict::InvalidConstraint;
     };
     let Ok(v) = Version::parse(version) else {

@@ -16,8 +16,9 @@ pub const MAX_DIGITS: usize = 4300;
 pub enum Num {
     /// Fits in 64 bits.
     Small(u64),
-    /// Larger than `u64::MAX`: decimal digits, no leading zeros.
-    Big(Box<str>),
+    /// Larger than `u64::MAX`: decimal digits, no leading zeros (boxed twice so that a
+    /// `Num` stays two words).
+    Big(Box<Box<str>>),
 }
 
 impl Num {
@@ -39,7 +40,7 @@ impl Num {
         let trimmed = digits.trim_start_matches('0');
         match trimmed.parse::<u64>() {
             Ok(n) => Some(Num::Small(n)),
-            Err(_) => Some(Num::Big(trimmed.into())),
+            Err(_) => Some(Num::Big(Box::new(trimmed.into()))),
         }
     }
 
@@ -53,7 +54,7 @@ impl Num {
         match self {
             Num::Small(n) => match n.checked_add(1) {
                 Some(m) => Num::Small(m),
-                None => Num::Big("18446744073709551616".into()),
+                None => Num::Big(Box::new("18446744073709551616".into())),
             },
             Num::Big(d) => {
                 let mut digits: Vec<u8> = d.bytes().collect();
@@ -71,7 +72,9 @@ impl Num {
                         break;
                     }
                 }
-                Num::Big(String::from_utf8(digits).expect("ASCII digits").into())
+                Num::Big(Box::new(
+                    String::from_utf8(digits).expect("ASCII digits").into(),
+                ))
             }
         }
     }
@@ -121,7 +124,7 @@ impl fmt::Display for Num {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Num::Small(n) => write!(f, "{n}"),
-            Num::Big(d) => f.write_str(d),
+            Num::Big(d) => f.write_str(d.as_ref()),
         }
     }
 }
@@ -136,7 +139,7 @@ mod tests {
         assert_eq!(p("007"), Num::Small(7));
         assert_eq!(p("18446744073709551615"), Num::Small(u64::MAX));
         let big = p("18446744073709551616");
-        assert_eq!(big, Num::Big("18446744073709551616".into()));
+        assert_eq!(big, Num::Big(Box::new("18446744073709551616".into())));
         assert_eq!(p("000018446744073709551616"), big);
         assert!(big > p("18446744073709551615"));
         assert!(p("99999999999999999999999") > big);

@@ -28,26 +28,49 @@ pub struct ParseError {
     pub byte: usize,
 }
 
-struct AtomError {
-    /// Offset inside the atom.
-    at: usize,
-    message: String,
+/// Why an atom failed. Explanations cost a second look at the atom, so they are only
+/// worked out when someone will read them.
+enum AtomError {
+    /// Already explained: offset inside the atom and message.
+    Known { at: usize, message: String },
+    /// Nothing valid follows `~`, `~=` or `^` (at the offset).
+    AfterOperator { op: &'static str, at: usize },
+    /// The atom matches no form at all.
+    Unmatched,
 }
 
 fn atom_err(at: usize, message: impl Into<String>) -> AtomError {
-    AtomError {
+    AtomError::Known {
         at,
         message: message.into(),
     }
 }
 
-/// Parse a whole constraint.
-pub(crate) fn parse_constraint(input: &str) -> Result<Set, ParseError> {
+impl AtomError {
+    fn describe(self, atom: &str) -> (usize, String) {
+        match self {
+            AtomError::Known { at, message } => (at, message),
+            AtomError::AfterOperator { op, at } => {
+                let (at, message) = explain_after_operator(atom, op, at);
+                (at, message)
+            }
+            AtomError::Unmatched => explain(atom),
+        }
+    }
+}
+
+/// Parse a whole constraint. With `detailed` false the error carries no text (for callers
+/// that only need to know that the constraint is invalid).
+pub(crate) fn parse_constraint(input: &str, detailed: bool) -> Result<Set, ParseError> {
     if input == "*" {
         return Ok(Set::Range(Range::any()));
     }
     let fail = |byte: usize, message: String| ParseError {
-        input: input.to_owned(),
+        input: if detailed {
+            input.to_owned()
+        } else {
+            String::new()
+        },
         message,
         byte,
     };
@@ -77,7 +100,13 @@ pub(crate) fn parse_constraint(input: &str) -> Result<Set, ParseError> {
         }
         let mut group: Option<Set> = None;
         for atom in split_and(piece) {
-            let set = parse_atom(atom).map_err(|e| fail(offset_of(atom) + e.at, e.message))?;
+            let set = parse_atom(atom).map_err(|e| {
+                if !detailed {
+                    return fail(offset_of(atom), String::new());
+                }
+                let (at, message) = e.describe(atom);
+                fail(offset_of(atom) + at, message)
+            })?;
             group = Some(match group {
                 None => set,
                 Some(g) => g.intersect(&set).map_err(|b| broken(offset_of(atom), b))?,
@@ -263,7 +292,7 @@ fn parse_atom(atom: &str) -> Result<Set, AtomError> {
             )));
         }
         // `~` followed by `=` is only `~=`; anything else after these operators is an error.
-        return Err(explain_after_operator(atom, op, at));
+        return Err(AtomError::AfterOperator { op, at });
     }
 
     if let Some(set) = x_range(atom)? {
@@ -273,7 +302,7 @@ fn parse_atom(atom: &str) -> Result<Set, AtomError> {
     if let Some(set) = basic(atom)? {
         return Ok(set);
     }
-    Err(explain(atom))
+    Err(AtomError::Unmatched)
 }
 
 /// `(?i)^v?[xX*](\.[xX*])*$`
@@ -459,21 +488,21 @@ fn basic(atom: &str) -> Result<Option<Set>, AtomError> {
 }
 
 /// Why an atom after `~`, `~=` or `^` did not parse.
-fn explain_after_operator(atom: &str, op: &str, at: usize) -> AtomError {
+fn explain_after_operator(atom: &str, op: &str, at: usize) -> (usize, String) {
     let rest = &atom[at..];
     if rest.is_empty() {
-        return atom_err(at, format!("expected a version after {op:?}"));
+        return said(at, format!("expected a version after {op:?}"));
     }
     match version_pattern(rest) {
         Ok((tail, _)) => {
             let pos = atom.len() - tail.len();
             if tail.starts_with(".*") {
-                atom_err(pos, format!("a wildcard \".*\" cannot follow {op:?}"))
+                said(pos, format!("a wildcard \".*\" cannot follow {op:?}"))
             } else {
-                atom_err(pos, unexpected(tail, &rest[..rest.len() - tail.len()]))
+                said(pos, unexpected(tail, &rest[..rest.len() - tail.len()]))
             }
         }
-        Err(_) => atom_err(
+        Err(_) => said(
             at,
             format!(
                 "expected a version after {op:?}, found {:?}",
@@ -483,13 +512,17 @@ fn explain_after_operator(atom: &str, op: &str, at: usize) -> AtomError {
     }
 }
 
+fn said(at: usize, message: impl Into<String>) -> (usize, String) {
+    (at, message.into())
+}
+
 fn unexpected(tail: &str, version: &str) -> String {
     let c = tail.chars().next().unwrap_or(' ');
     format!("unexpected {c:?} after the version {version:?}")
 }
 
 /// Why an atom matched no form at all.
-fn explain(atom: &str) -> AtomError {
+fn explain(atom: &str) -> (usize, String) {
     let op = BASIC_OPS
         .iter()
         .find(|op| atom.starts_with(**op))
@@ -498,26 +531,26 @@ fn explain(atom: &str) -> AtomError {
     let at = op.len() + leading_space(&atom[op.len()..]);
     let rest = &atom[at..];
     if rest.is_empty() {
-        return atom_err(at, format!("expected a version after {op:?}"));
+        return said(at, format!("expected a version after {op:?}"));
     }
     match version_pattern(rest) {
         Ok((tail, _)) => {
             let pos = atom.len() - tail.len();
             let version = &rest[..rest.len() - tail.len()];
             if tail.starts_with(".*") {
-                atom_err(pos, "only one \".*\" may end a version")
+                said(pos, "only one \".*\" may end a version")
             } else {
-                atom_err(pos, unexpected(tail, version))
+                said(pos, unexpected(tail, version))
             }
         }
-        Err(_) if op.is_empty() => atom_err(
+        Err(_) if op.is_empty() => said(
             at,
             format!(
                 "expected a version, an operator (== != < <= > >= ~ ~= ^) or \"*\", found {:?}",
                 rest.chars().next().unwrap_or(' ')
             ),
         ),
-        Err(_) => atom_err(
+        Err(_) => said(
             at,
             format!(
                 "expected a version after {op:?}, found {:?}",

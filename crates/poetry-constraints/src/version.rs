@@ -18,10 +18,13 @@ use nom::branch::alt;
 use nom::bytes::complete::take_while1;
 use nom::character::complete::{char, digit1, one_of};
 use nom::combinator::{opt, recognize};
-use nom::multi::many0;
+use nom::multi::many0_count;
 use nom::{IResult, Parser};
 
 use crate::num::Num;
+
+/// Release components; up to four live inline, without an allocation.
+pub type Release = smallvec::SmallVec<[Num; 4]>;
 
 /// The text of a release phase (`a`, `rc`, `post`, `dev`, or an unnormalised spelling such as
 /// `ALPHA`), compared byte-wise like Python strings.
@@ -137,7 +140,7 @@ pub struct Version {
     /// Epoch (`N!`), 0 when absent.
     pub epoch: Num,
     /// Release components as written (`1.0` has two; trailing zeros do not affect order).
-    pub release: Vec<Num>,
+    pub release: Release,
     /// Pre-release (`a`, `b`, `rc`).
     pub pre: Option<Tag>,
     /// Post-release.
@@ -224,7 +227,7 @@ fn dev_segment(i: &str) -> IResult<&str, Labelled<'_>> {
 }
 
 fn local_segment(i: &str) -> IResult<&str, &str> {
-    (char('+'), recognize((alnum1, many0((sep, alnum1)))))
+    (char('+'), recognize((alnum1, many0_count((sep, alnum1)))))
         .map(|(_, l)| l)
         .parse(i)
 }
@@ -232,25 +235,38 @@ fn local_segment(i: &str) -> IResult<&str, &str> {
 /// packaging's `VERSION_PATTERN`, unanchored: the longest (possessive) match at the start.
 pub(crate) fn version_pattern(i: &str) -> IResult<&str, RawVersion<'_>> {
     let epoch = (digit1, char('!')).map(|(e, _)| e);
-    let release = recognize((digit1, many0((char('.'), digit1))));
-    (
-        opt(one_of("vV")),
-        opt(epoch),
+    let release = recognize((digit1, many0_count((char('.'), digit1))));
+    let (rest, (_, epoch, release)) = (opt(one_of("vV")), opt(epoch), release).parse(i)?;
+    let mut raw = RawVersion {
+        epoch,
         release,
+        pre: None,
+        post: None,
+        dev: None,
+        local: None,
+    };
+    // Every later segment starts with a separator, a letter or `+`: when the next byte is
+    // none of these (the common case: end of text, `,`, `.*`), they all fail at once.
+    let starts_segment = |s: &str| {
+        s.as_bytes()
+            .first()
+            .is_some_and(|&b| matches!(b, b'.' | b'_' | b'-' | b'+') || b.is_ascii_alphabetic())
+    };
+    if !starts_segment(rest) || rest.starts_with(".*") {
+        return Ok((rest, raw));
+    }
+    let (rest, (pre, post, dev, local)) = (
         opt(pre_segment),
         opt(post_segment),
         opt(dev_segment),
         opt(local_segment),
     )
-        .map(|(_, epoch, release, pre, post, dev, local)| RawVersion {
-            epoch,
-            release,
-            pre,
-            post,
-            dev,
-            local,
-        })
-        .parse(i)
+        .parse(rest)?;
+    raw.pre = pre;
+    raw.post = post;
+    raw.dev = dev;
+    raw.local = local;
+    Ok((rest, raw))
 }
 
 /// Python's `str.isspace()`, which `\s`, `strip()` and `rstrip()` use: Unicode White_Space
@@ -278,11 +294,16 @@ impl<'a> RawVersion<'a> {
             Some(e) => num(e)?,
             None => Num::ZERO,
         };
-        let release = self
-            .release
-            .split('.')
-            .map(num)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut release = Release::new();
+        let mut rest = self.release;
+        loop {
+            let end = rest.bytes().position(|b| b == b'.').unwrap_or(rest.len());
+            release.push(num(&rest[..end])?);
+            if end == rest.len() {
+                break;
+            }
+            rest = &rest[end + 1..];
+        }
         let pre = match self.pre {
             Some((l, n)) => Some(Tag::new(l, opt_num(n)?)),
             None => None,
@@ -359,7 +380,7 @@ impl Version {
         }
     }
 
-    fn with(&self, release: Vec<Num>) -> Version {
+    fn with(&self, release: Release) -> Version {
         Version {
             epoch: self.epoch.clone(),
             release,
@@ -558,15 +579,15 @@ fn zeros_after(parts: &[Num], keep: usize) -> impl Iterator<Item = Num> + '_ {
     parts.iter().skip(keep).map(|_| Num::ZERO)
 }
 
-fn release_next_major(r: &[Num]) -> Vec<Num> {
+fn release_next_major(r: &[Num]) -> Release {
     std::iter::once(r[0].succ())
         .chain(zeros_after(r, 1))
         .collect()
 }
 
-fn release_next_minor(r: &[Num]) -> Vec<Num> {
+fn release_next_minor(r: &[Num]) -> Release {
     match r.len() {
-        1 => vec![r[0].clone(), Num::Small(1)],
+        1 => smallvec::smallvec![r[0].clone(), Num::Small(1)],
         _ => [r[0].clone(), r[1].succ()]
             .into_iter()
             .chain(zeros_after(r, 2))
@@ -574,10 +595,10 @@ fn release_next_minor(r: &[Num]) -> Vec<Num> {
     }
 }
 
-fn release_next_patch(r: &[Num]) -> Vec<Num> {
+fn release_next_patch(r: &[Num]) -> Release {
     match r.len() {
-        1 => vec![r[0].clone(), Num::ZERO, Num::Small(1)],
-        2 => vec![r[0].clone(), r[1].clone(), Num::Small(1)],
+        1 => smallvec::smallvec![r[0].clone(), Num::ZERO, Num::Small(1)],
+        2 => smallvec::smallvec![r[0].clone(), r[1].clone(), Num::Small(1)],
         _ => [r[0].clone(), r[1].clone(), r[2].succ()]
             .into_iter()
             .chain(zeros_after(r, 3))
@@ -585,13 +606,13 @@ fn release_next_patch(r: &[Num]) -> Vec<Num> {
     }
 }
 
-fn release_next(r: &[Num]) -> Vec<Num> {
+fn release_next(r: &[Num]) -> Release {
     match r.len() {
         1 => release_next_major(r),
         2 => release_next_minor(r),
         3 => release_next_patch(r),
         n => {
-            let mut v = r.to_vec();
+            let mut v: Release = r.iter().cloned().collect();
             v[n - 1] = v[n - 1].succ();
             v
         }

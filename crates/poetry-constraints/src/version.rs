@@ -556,18 +556,6 @@ impl Version {
         v
     }
 
-    #[allow(dead_code)]
-    pub(crate) fn without_postrelease(&self) -> Version {
-        if self.is_postrelease() {
-            let mut v = self.clone();
-            v.post = None;
-            v.dev = None;
-            v
-        } else {
-            self.clone()
-        }
-    }
-
     pub(crate) fn without_devrelease(&self) -> Version {
         let mut v = self.clone();
         v.dev = None;

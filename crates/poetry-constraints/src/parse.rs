@@ -489,36 +489,12 @@ fn basic(atom: &str) -> Result<Option<Set>, AtomError> {
 
 /// Why an atom after `~`, `~=` or `^` did not parse.
 fn explain_after_operator(atom: &str, op: &str, at: usize) -> (usize, String) {
-    let rest = &atom[at..];
-    if rest.is_empty() {
-        return said(at, format!("expected a version after {op:?}"));
-    }
-    match version_pattern(rest) {
-        Ok((tail, _)) => {
-            let pos = atom.len() - tail.len();
-            if tail.starts_with(".*") {
-                said(pos, format!("a wildcard \".*\" cannot follow {op:?}"))
-            } else {
-                said(pos, unexpected(tail, &rest[..rest.len() - tail.len()]))
-            }
-        }
-        Err(_) => said(
-            at,
-            format!(
-                "expected a version after {op:?}, found {:?}",
-                rest.chars().next().unwrap_or(' ')
-            ),
-        ),
-    }
-}
-
-fn said(at: usize, message: impl Into<String>) -> (usize, String) {
-    (at, message.into())
-}
-
-fn unexpected(tail: &str, version: &str) -> String {
-    let c = tail.chars().next().unwrap_or(' ');
-    format!("unexpected {c:?} after the version {version:?}")
+    diagnose(
+        atom,
+        op,
+        at,
+        format!("a wildcard \".*\" cannot follow {op:?}"),
+    )
 }
 
 /// Why an atom matched no form at all.
@@ -529,33 +505,40 @@ fn explain(atom: &str) -> (usize, String) {
         .copied()
         .unwrap_or("");
     let at = op.len() + leading_space(&atom[op.len()..]);
+    diagnose(atom, op, at, "only one \".*\" may end a version".into())
+}
+
+/// The offset and message for an atom whose version part starts at `at`, after `op`
+/// (empty for none); `wildcard` is the message for a `.*` where it may not stand.
+fn diagnose(atom: &str, op: &str, at: usize, wildcard: String) -> (usize, String) {
     let rest = &atom[at..];
+    let first = rest.chars().next().unwrap_or(' ');
     if rest.is_empty() {
-        return said(at, format!("expected a version after {op:?}"));
+        return (at, format!("expected a version after {op:?}"));
     }
     match version_pattern(rest) {
         Ok((tail, _)) => {
             let pos = atom.len() - tail.len();
-            let version = &rest[..rest.len() - tail.len()];
             if tail.starts_with(".*") {
-                said(pos, "only one \".*\" may end a version")
+                (pos, wildcard)
             } else {
-                said(pos, unexpected(tail, version))
+                let version = &rest[..rest.len() - tail.len()];
+                let c = tail.chars().next().unwrap_or(' ');
+                (
+                    pos,
+                    format!("unexpected {c:?} after the version {version:?}"),
+                )
             }
         }
-        Err(_) if op.is_empty() => said(
+        Err(_) if op.is_empty() => (
             at,
             format!(
-                "expected a version, an operator (== != < <= > >= ~ ~= ^) or \"*\", found {:?}",
-                rest.chars().next().unwrap_or(' ')
+                "expected a version, an operator (== != < <= > >= ~ ~= ^) or \"*\", found {first:?}"
             ),
         ),
-        Err(_) => said(
+        Err(_) => (
             at,
-            format!(
-                "expected a version after {op:?}, found {:?}",
-                rest.chars().next().unwrap_or(' ')
-            ),
+            format!("expected a version after {op:?}, found {first:?}"),
         ),
     }
 }

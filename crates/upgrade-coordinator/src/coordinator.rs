@@ -1,0 +1,777 @@
+//! The state machine: one event in, [`Effects`] out. A line-by-line behavioural port of the
+//! reference library's handlers (LIBPATCH 18), with the deviations listed in DEVIATIONS.md.
+
+use std::collections::BTreeMap;
+
+use juju_hooks::{LogLevel, Status, StringMap, UnitName};
+
+use crate::deps::{DependencyModel, StoredDependencies};
+use crate::effects::{Call, Effects};
+use crate::hooks::{GrantOutcome, StackError, UpgradeContext, UpgradeHooks};
+use crate::state::{cluster_state, Substrate, UnitState};
+use crate::view::View;
+use crate::wire::{format_stack, parse_stack, truncate};
+
+/// Unit databag key holding the unit's [`UnitState`].
+pub const STATE_KEY: &str = "state";
+/// Application databag key holding the upgrade stack.
+pub const STACK_KEY: &str = "upgrade-stack";
+/// Application databag key holding the dependency model of the last completed upgrade.
+pub const DEPENDENCIES_KEY: &str = "dependencies";
+
+/// Unit status while waiting for the turn (machines).
+pub const WAITING_MESSAGE: &str = "other units upgrading first...";
+
+/// The events the coordinator handles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpgradeEvent {
+    /// The peer relation's `relation-created`.
+    RelationCreated,
+    /// The peer relation's `relation-changed` (the reference's public `on_upgrade_changed`).
+    RelationChanged,
+    /// `upgrade-charm`.
+    UpgradeCharm,
+    /// The `pre-upgrade-check` action.
+    PreUpgradeCheck,
+    /// The `resume-upgrade` action (Kubernetes).
+    ResumeUpgrade,
+    /// The charm reports, from any hook, that this unit's upgrade completed
+    /// (the reference's `set_unit_completed()`).
+    UnitCompleted,
+    /// The charm reports that this unit's upgrade failed (`set_unit_failed(cause)`).
+    UnitFailed {
+        /// Blocked status message.
+        cause: Option<String>,
+    },
+    /// The reference's `upgrade_finished` handler on its own (normally reached through
+    /// [`UpgradeEvent::UnitCompleted`] on Kubernetes).
+    UpgradeFinished,
+}
+
+/// The coordinator's fixed configuration, built once by the charm.
+#[derive(Debug, Clone)]
+pub struct UpgradeConfig {
+    /// Machines or Kubernetes.
+    pub substrate: Substrate,
+    /// The versions this charm ships.
+    pub dependency_model: DependencyModel,
+}
+
+/// A failure that fails the hook (Juju retries it): only reading from Juju can fail.
+#[derive(Debug, thiserror::Error)]
+#[error("reading the upgrade relation failed: {0}")]
+pub struct CoordinatorError<E: std::error::Error + 'static>(#[source] pub E);
+
+/// Handles one event for `unit`, reading through `view` and calling into `hooks`.
+pub fn handle<V: View, H: UpgradeHooks + ?Sized>(
+    config: &UpgradeConfig,
+    unit: &UnitName,
+    event: &UpgradeEvent,
+    view: &mut V,
+    hooks: &mut H,
+) -> Result<Effects, CoordinatorError<V::Error>> {
+    let mut session = Session {
+        config,
+        unit,
+        view,
+        hooks,
+        relation: None,
+        leader: None,
+        peers: None,
+        bags: BTreeMap::new(),
+        app: None,
+        stack: None,
+        stack_problem_logged: false,
+        fx: Effects::default(),
+    };
+    session.run(event).map_err(CoordinatorError)?;
+    Ok(session.fx)
+}
+
+struct Session<'a, V: View, H: UpgradeHooks + ?Sized> {
+    config: &'a UpgradeConfig,
+    unit: &'a UnitName,
+    view: &'a mut V,
+    hooks: &'a mut H,
+    relation: Option<bool>,
+    leader: Option<bool>,
+    peers: Option<Vec<UnitName>>,
+    bags: BTreeMap<UnitName, StringMap>,
+    app: Option<StringMap>,
+    /// The reference's `_upgrade_stack` cache: `None` = not loaded (an empty stored stack
+    /// never gets cached, as in the reference, so every access re-reads the bag).
+    stack: Option<Vec<u32>>,
+    stack_problem_logged: bool,
+    fx: Effects,
+}
+
+type R<T, V> = Result<T, <V as View>::Error>;
+
+impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
+    // ----- reading -----
+
+    fn has_relation(&mut self) -> R<bool, V> {
+        if self.relation.is_none() {
+            self.relation = Some(self.view.has_relation()?);
+        }
+        Ok(self.relation == Some(true))
+    }
+
+    fn is_leader(&mut self) -> R<bool, V> {
+        if self.leader.is_none() {
+            self.leader = Some(self.view.is_leader()?);
+        }
+        Ok(self.leader == Some(true))
+    }
+
+    fn peers(&mut self) -> R<&[UnitName], V> {
+        if self.peers.is_none() {
+            let mut peers = if self.has_relation()? {
+                self.view.peers()?
+            } else {
+                Vec::new()
+            };
+            peers.retain(|p| p != self.unit);
+            peers.sort();
+            peers.dedup();
+            self.peers = Some(peers);
+        }
+        Ok(self.peers.as_deref().unwrap_or_default())
+    }
+
+    /// Self and peers, ascending.
+    fn app_units(&mut self) -> R<Vec<UnitName>, V> {
+        let mut all = self.peers()?.to_vec();
+        all.push(self.unit.clone());
+        all.sort();
+        Ok(all)
+    }
+
+    fn bag(&mut self, unit: &UnitName) -> R<&StringMap, V> {
+        if !self.bags.contains_key(unit) {
+            let data = self.view.unit_data(unit)?;
+            self.bags.insert(unit.clone(), data);
+        }
+        Ok(&self.bags[unit])
+    }
+
+    fn raw_state(&mut self, unit: &UnitName) -> R<Option<String>, V> {
+        Ok(self.bag(unit)?.get(STATE_KEY).cloned())
+    }
+
+    fn own_state(&mut self) -> R<Option<String>, V> {
+        let me = self.unit.clone();
+        self.raw_state(&me)
+    }
+
+    fn own_state_is(&mut self, states: &[UnitState]) -> R<bool, V> {
+        Ok(self
+            .own_state()?
+            .as_deref()
+            .and_then(UnitState::parse)
+            .is_some_and(|s| states.contains(&s)))
+    }
+
+    /// Raw states of every unit (the reference's `unit_states`).
+    fn unit_states(&mut self) -> R<Vec<Option<String>>, V> {
+        let units = self.app_units()?;
+        units.iter().map(|u| self.raw_state(u)).collect()
+    }
+
+    fn other_unit_states(&mut self) -> R<Vec<Option<String>>, V> {
+        let peers = self.peers()?.to_vec();
+        peers.iter().map(|u| self.raw_state(u)).collect()
+    }
+
+    fn cluster_state(&mut self) -> R<Option<UnitState>, V> {
+        let states = self.unit_states()?;
+        let cs = cluster_state(states.iter().map(|s| s.as_deref()));
+        if cs.is_none() {
+            self.note_unknown_states()?;
+        }
+        Ok(cs)
+    }
+
+    fn note_unknown_states(&mut self) -> R<(), V> {
+        for unit in self.app_units()? {
+            if let Some(raw) = self.raw_state(&unit)? {
+                if UnitState::parse(&raw).is_none() {
+                    self.fx.log(
+                        LogLevel::Warning,
+                        format!(
+                            "{unit} has an unknown upgrade state {:?}: the cluster state is unknown until it writes one of recovery, failed, idle, ready, upgrading, completed",
+                            truncate(&raw, 40)
+                        ),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn any_upgrading(states: &[Option<String>]) -> bool {
+        states.iter().any(|s| s.as_deref() == Some("upgrading"))
+    }
+
+    fn app(&mut self) -> R<&StringMap, V> {
+        if self.app.is_none() {
+            self.app = Some(self.view.app_data()?);
+        }
+        Ok(self.app.get_or_insert_with(StringMap::new))
+    }
+
+    /// The reference's `upgrade_stack` getter: the cached list, or the stored one when it is
+    /// non-empty. A malformed stored value is logged and treated as no stack.
+    fn stack_loaded(&mut self) -> R<bool, V> {
+        if let Some(stack) = &self.stack {
+            return Ok(!stack.is_empty());
+        }
+        let Some(text) = self.app()?.get(STACK_KEY).cloned() else {
+            return Ok(false);
+        };
+        match parse_stack(&text) {
+            Ok(stack) if stack.is_empty() => Ok(false),
+            Ok(stack) => {
+                self.stack = Some(stack);
+                Ok(true)
+            }
+            Err(e) => {
+                if !self.stack_problem_logged {
+                    self.stack_problem_logged = true;
+                    self.fx.log(
+                        LogLevel::Error,
+                        format!(
+                            "ignoring the stored upgrade-stack {:?}: {e}; run pre-upgrade-check on the leader to write a new one",
+                            truncate(&text, 60)
+                        ),
+                    );
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    fn set_stack(&mut self, stack: Vec<u32>) -> R<(), V> {
+        self.app_set(STACK_KEY, format_stack(&stack))?;
+        self.stack = Some(stack);
+        Ok(())
+    }
+
+    // ----- writing -----
+
+    fn set_own(&mut self, key: &str, value: &str) -> R<(), V> {
+        let me = self.unit.clone();
+        self.bag(&me)?;
+        if let Some(bag) = self.bags.get_mut(&me) {
+            bag.insert(key.to_owned(), value.to_owned());
+        }
+        self.fx.unit_data.insert(key.to_owned(), value.to_owned());
+        Ok(())
+    }
+
+    fn set_own_state(&mut self, state: UnitState) -> R<(), V> {
+        self.set_own(STATE_KEY, state.as_str())
+    }
+
+    fn app_set(&mut self, key: &str, value: String) -> R<(), V> {
+        self.app()?;
+        if let Some(app) = self.app.as_mut() {
+            app.insert(key.to_owned(), value.clone());
+        }
+        self.fx.app_data.insert(key.to_owned(), value);
+        Ok(())
+    }
+
+    fn status(&mut self, status: Status) {
+        self.fx.status = Some(status);
+    }
+
+    fn debug(&mut self, m: impl Into<String>) {
+        self.fx.log(LogLevel::Debug, m);
+    }
+
+    fn info(&mut self, m: impl Into<String>) {
+        self.fx.log(LogLevel::Info, m);
+    }
+
+    fn error(&mut self, m: impl Into<String>) {
+        self.fx.log(LogLevel::Error, m);
+    }
+
+    fn unit_name(&self, id: u32) -> Option<UnitName> {
+        UnitName::new(self.unit.app(), id).ok()
+    }
+
+    /// Runs `f` with a hook context over what this dispatch has read.
+    fn with_hooks<T>(&mut self, f: impl FnOnce(&mut H, &mut UpgradeContext<'_>) -> T) -> R<T, V> {
+        let leader = self.is_leader()?;
+        self.peers()?;
+        let peers = self.peers.as_deref().unwrap_or_default();
+        let mut cx = UpgradeContext {
+            unit: self.unit,
+            substrate: self.config.substrate,
+            leader,
+            model: &self.config.dependency_model,
+            peers,
+            bags: &mut self.bags,
+            effects: &mut self.fx,
+        };
+        Ok(f(self.hooks, &mut cx))
+    }
+
+    // ----- handlers -----
+
+    fn run(&mut self, event: &UpgradeEvent) -> R<(), V> {
+        match event {
+            UpgradeEvent::RelationCreated => self.on_created(),
+            UpgradeEvent::RelationChanged => self.on_upgrade_changed(),
+            UpgradeEvent::UpgradeCharm => self.on_upgrade_charm(),
+            UpgradeEvent::PreUpgradeCheck => self.on_pre_upgrade_check(),
+            UpgradeEvent::ResumeUpgrade => self.on_resume_upgrade(),
+            UpgradeEvent::UnitCompleted => self.set_unit_completed(),
+            UpgradeEvent::UnitFailed { cause } => self.set_unit_failed(cause.as_deref()),
+            UpgradeEvent::UpgradeFinished => self.on_upgrade_finished(),
+        }
+    }
+
+    fn on_created(&mut self) -> R<(), V> {
+        if !self.has_relation()? {
+            self.fx.deferred = true;
+            return Ok(());
+        }
+        self.set_own_state(UnitState::Idle)?;
+        if self.is_leader()? {
+            self.debug("Persisting dependencies to upgrade relation data...");
+            let deps = self.config.dependency_model.to_wire();
+            self.app_set(DEPENDENCIES_KEY, deps)?;
+        }
+        Ok(())
+    }
+
+    fn fail_action(&mut self, message: &str) {
+        self.fx.action_failure = Some(message.to_owned());
+    }
+
+    /// The checks both actions start with; false when the action already failed.
+    fn action_preamble(&mut self) -> R<bool, V> {
+        if !self.has_relation()? {
+            self.fail_action("Could not find upgrade relation.");
+            return Ok(false);
+        }
+        if !self.is_leader()? {
+            self.fail_action("Action must be ran on the Juju leader.");
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn on_pre_upgrade_check(&mut self) -> R<(), V> {
+        if !self.action_preamble()? {
+            return Ok(());
+        }
+        let cs = self.cluster_state()?;
+        if cs == Some(UnitState::Failed) {
+            self.info("Entering recovery state for rolling-back to previous version...");
+            self.repair_upgrade_stack()?;
+            self.status(Status::Blocked("ready to rollback application".into()));
+            self.set_own_state(UnitState::Recovery)?;
+            return Ok(());
+        }
+        if cs != Some(UnitState::Idle) {
+            self.fail_action("Cannot run pre-upgrade checks, cluster already upgrading.");
+            return Ok(());
+        }
+        self.info("Running pre-upgrade-check...");
+        self.fx.calls.push(Call::PreUpgradeCheck);
+        if let Err(e) = self.with_hooks(|h, cx| h.pre_upgrade_check(cx))? {
+            self.error(e.0.py_log_line());
+            self.fail_action(e.message());
+            return Ok(());
+        }
+        let units = self.app_units()?;
+        let stack = match self.config.substrate {
+            Substrate::K8s => {
+                self.info("Building upgrade-stack for K8s...");
+                units.iter().map(UnitName::number).collect::<Vec<_>>()
+            }
+            Substrate::Vm => {
+                self.info("Building upgrade-stack for VMs...");
+                self.fx.calls.push(Call::BuildUpgradeStack);
+                match self.with_hooks(|h, cx| h.build_upgrade_stack(cx))? {
+                    Ok(stack) => {
+                        if let Err(problem) = validate_stack(&stack, &units) {
+                            self.error(format!(
+                                "the charm's upgrade stack {} is unusable: {problem}",
+                                format_stack(&stack)
+                            ));
+                            self.fail_action(&format!(
+                                "The charm built an unusable upgrade stack {}: {problem}.",
+                                format_stack(&stack)
+                            ));
+                            return Ok(());
+                        }
+                        stack
+                    }
+                    Err(e) => {
+                        // The reference logs `str(e)`: empty for NotImplementedError.
+                        let text = match &e {
+                            StackError::NotImplemented => String::new(),
+                            StackError::Failed(m) => m.clone(),
+                        };
+                        self.error(text);
+                        self.fail_action("Unknown error found.");
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        self.debug(format!("Built upgrade stack of {}", format_stack(&stack)));
+        self.info("Setting upgrade-stack to relation data...");
+        self.set_stack(stack)
+    }
+
+    /// The reference's `_repair_upgrade_stack`, inserting missing units in ascending order
+    /// (the reference iterates a Python set: its order among several units is arbitrary).
+    fn repair_upgrade_stack(&mut self) -> R<(), V> {
+        self.fx.calls.push(Call::RepairStack);
+        let cs = self.cluster_state()?;
+        if !matches!(cs, Some(UnitState::Failed | UnitState::Recovery)) || !self.stack_loaded()? {
+            return Ok(());
+        }
+        let units = self.app_units()?;
+        let mut stack = self.stack.clone().unwrap_or_default();
+        if stack.len() == units.len() || !self.is_leader()? {
+            return Ok(());
+        }
+        for unit in &units {
+            let id = unit.number();
+            if !stack.contains(&id) {
+                let at = stack.len().saturating_sub(1);
+                stack.insert(at, id);
+                self.debug(format!(
+                    "Inserted {id} in to upgrade-stack - {}",
+                    format_stack(&stack)
+                ));
+            }
+        }
+        self.set_stack(stack)
+    }
+
+    fn on_resume_upgrade(&mut self) -> R<(), V> {
+        if self.config.substrate == Substrate::Vm {
+            self.fail_action("resume-upgrade is only used on Kubernetes: on machines every unit upgrades in turn without it.");
+            return Ok(());
+        }
+        if !self.action_preamble()? {
+            return Ok(());
+        }
+        if !self.stack_loaded()? {
+            self.fail_action("Nothing to resume, upgrade stack unset.");
+            return Ok(());
+        }
+        let stack = self.stack.clone().unwrap_or_default();
+        if stack.len() != self.peers()?.len() {
+            self.fail_action("Upgrade can be resumed only once after juju refresh is called.");
+            return Ok(());
+        }
+        let next = *stack.last().unwrap_or(&0);
+        match self.set_partition(next)? {
+            Ok(()) => {
+                self.fx.action_results.insert(
+                    "message".into(),
+                    format!("Upgrade will resume on unit {next}"),
+                );
+            }
+            Err(_) => self.fail_action("Cannot set rolling update partition."),
+        }
+        Ok(())
+    }
+
+    fn set_partition(
+        &mut self,
+        partition: u32,
+    ) -> R<Result<(), crate::errors::KubernetesClientError>, V> {
+        if self.config.substrate == Substrate::Vm {
+            return Ok(Ok(()));
+        }
+        self.fx.calls.push(Call::SetPartition(partition));
+        self.with_hooks(|h, cx| h.set_rolling_update_partition(cx, partition))
+    }
+
+    /// The version check on the unit that runs it; false when it failed (unit marked failed).
+    fn upgrade_supported_check(&mut self) -> R<bool, V> {
+        let stored = self.app()?.get(DEPENDENCIES_KEY).cloned();
+        let stored = match stored.as_deref() {
+            None | Some("") => {
+                self.fx.log(
+                    LogLevel::Warning,
+                    "no dependencies stored in the upgrade relation: nothing to compare the new versions with, allowing the upgrade",
+                );
+                return Ok(true);
+            }
+            Some(text) => StoredDependencies::parse(text),
+        };
+        for problem in &stored.problems {
+            self.fx.log(
+                LogLevel::Warning,
+                format!("{problem}: that entry is not compared with the new versions"),
+            );
+        }
+        for (key, _) in self.config.dependency_model.entries() {
+            if stored.version_of(key).is_none() && stored.problems.is_empty() {
+                self.fx.log(
+                    LogLevel::Warning,
+                    format!("no stored version for {key:?} (new in this charm): not compared"),
+                );
+            }
+        }
+        match self.config.dependency_model.check_upgrade_from(&stored) {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                self.error(e.0.py_log_line());
+                self.set_unit_failed(None)?;
+                Ok(false)
+            }
+        }
+    }
+
+    fn on_upgrade_charm(&mut self) -> R<(), V> {
+        if !self.has_relation()? {
+            self.fx.deferred = true;
+            return Ok(());
+        }
+        if !self.stack_loaded()? {
+            self.error("Cluster upgrade failed, ensure pre-upgrade checks are ran first.");
+            return Ok(());
+        }
+        match self.config.substrate {
+            Substrate::Vm => {
+                if self.is_leader()? {
+                    if !self.upgrade_supported_check()? {
+                        return Ok(());
+                    }
+                    // The check may have dropped the cache; the stored stack is non-empty.
+                    if !self.stack_loaded()? {
+                        return Ok(());
+                    }
+                    let top = self.stack.as_ref().and_then(|s| s.last().copied());
+                    if top == Some(self.unit.number())
+                        && self.own_state()?.as_deref() == Some("recovery")
+                    {
+                        self.set_own_state(UnitState::Ready)?;
+                        return self.on_upgrade_changed();
+                    }
+                }
+                self.status(Status::Waiting(WAITING_MESSAGE.into()));
+                self.set_own_state(UnitState::Ready)?;
+                if self.app_units()?.len() == 1 {
+                    self.grant()?;
+                }
+            }
+            Substrate::K8s => {
+                let planned = self.view.planned_units()?;
+                let highest = planned.checked_sub(1).and_then(|n| u32::try_from(n).ok());
+                if highest == Some(self.unit.number()) && !self.upgrade_supported_check()? {
+                    return Ok(());
+                }
+                self.status(Status::Maintenance("upgrading unit".into()));
+                self.set_own_state(UnitState::Upgrading)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn on_upgrade_changed(&mut self) -> R<(), V> {
+        self.fx.calls.push(Call::UpgradeChanged);
+        if !self.has_relation()? {
+            return Ok(());
+        }
+        let cs = self.cluster_state()?;
+        if cs == Some(UnitState::Failed) {
+            self.debug("Cluster failed to upgrade, exiting...");
+            return Ok(());
+        }
+        if self.config.substrate == Substrate::Vm && cs == Some(UnitState::Recovery) {
+            self.debug("Cluster in recovery, skip...");
+            return Ok(());
+        }
+        if !self.stack_loaded()? {
+            let own_completed = self.own_state()?.as_deref() == Some("completed");
+            if own_completed && matches!(cs, Some(UnitState::Idle | UnitState::Completed)) {
+                self.info("All units completed upgrade, setting idle upgrade state...");
+                self.status(Status::Active(String::new()));
+                self.set_own_state(UnitState::Idle)?;
+                if self.is_leader()? {
+                    self.debug("Persisting new dependencies to upgrade relation data...");
+                    let deps = self.config.dependency_model.to_wire();
+                    self.app_set(DEPENDENCIES_KEY, deps)?;
+                }
+                return Ok(());
+            }
+            if cs == Some(UnitState::Idle) {
+                self.debug("upgrade-changed event handled before pre-checks, exiting...");
+            } else {
+                self.debug("Did not find upgrade-stack or completed cluster state, skipping...");
+            }
+            return Ok(());
+        }
+
+        let states = self.unit_states()?;
+        if Self::any_upgrading(&states)
+            && self.own_state_is(&[UnitState::Idle, UnitState::Ready])?
+        {
+            self.status(Status::Waiting(WAITING_MESSAGE.into()));
+        }
+
+        let Some(top_id) = self.stack.as_mut().and_then(Vec::pop) else {
+            return Ok(());
+        };
+        let Some(top_unit) = self.unit_name(top_id) else {
+            return Ok(());
+        };
+        let is_member = top_unit == *self.unit || self.peers()?.contains(&top_unit);
+        if !is_member {
+            self.fx.log(
+                LogLevel::Warning,
+                format!(
+                    "{top_unit} is next in the upgrade-stack but is not in the upgrade relation: waiting for it to join (or for the stack to be rebuilt)"
+                ),
+            );
+            return Ok(());
+        }
+        let top_state = self.raw_state(&top_unit)?;
+
+        if self.is_leader()? && top_state.as_deref() == Some("completed") {
+            self.debug(format!(
+                "<ops.model.Unit {top_unit}> has finished upgrading, updating stack..."
+            ));
+            let stack = self.stack.clone().unwrap_or_default();
+            self.app_set(STACK_KEY, format_stack(&stack))?;
+            self.on_upgrade_changed()?;
+        }
+
+        if top_unit == *self.unit
+            && matches!(top_state.as_deref(), Some("ready" | "upgrading"))
+            && self.cluster_state()? == Some(UnitState::Ready)
+            && !Self::any_upgrading(&self.other_unit_states()?)
+        {
+            self.debug(format!(
+                "{top_unit} is next to upgrade, emitting `upgrade_granted` event and upgrading..."
+            ));
+            self.status(Status::Maintenance("upgrading...".into()));
+            self.set_own_state(UnitState::Upgrading)?;
+            self.grant()?;
+        }
+        Ok(())
+    }
+
+    /// Emits `upgrade_granted` and acts on the charm's outcome.
+    fn grant(&mut self) -> R<(), V> {
+        self.fx.calls.push(Call::UpgradeGranted);
+        match self.with_hooks(|h, cx| h.on_upgrade_granted(cx))? {
+            Err(e) => {
+                self.error(e.0.py_log_line());
+                self.set_unit_failed(None)
+            }
+            Ok(GrantOutcome::Completed) => {
+                self.set_unit_completed()?;
+                if self.config.substrate == Substrate::Vm && self.is_leader()? {
+                    self.on_upgrade_changed()?;
+                }
+                Ok(())
+            }
+            Ok(GrantOutcome::Failed { cause }) => self.set_unit_failed(cause.as_deref()),
+            Ok(GrantOutcome::InProgress) => Ok(()),
+        }
+    }
+
+    fn set_unit_failed(&mut self, cause: Option<&str>) -> R<(), V> {
+        if !self.has_relation()? {
+            return Ok(());
+        }
+        if self.is_leader()? {
+            self.stack = None;
+        }
+        self.status(Status::Blocked(cause.unwrap_or_default().to_owned()));
+        self.set_own_state(UnitState::Failed)?;
+        self.fx.calls.push(Call::LogRollbackInstructions);
+        self.with_hooks(|h, cx| h.log_rollback_instructions(cx))
+    }
+
+    fn set_unit_completed(&mut self) -> R<(), V> {
+        if !self.has_relation()? {
+            return Ok(());
+        }
+        if self.is_leader()? {
+            self.stack = None;
+        }
+        self.status(Status::Maintenance("upgrade completed".into()));
+        self.set_own_state(UnitState::Completed)?;
+        if self.config.substrate == Substrate::K8s {
+            self.debug(format!(
+                "{} has completed the upgrade, emitting `upgrade_finished` event...",
+                self.unit
+            ));
+            self.on_upgrade_finished()?;
+            self.with_hooks(|h, cx| h.on_upgrade_finished(cx))?;
+        }
+        Ok(())
+    }
+
+    fn on_upgrade_finished(&mut self) -> R<(), V> {
+        self.fx.calls.push(Call::UpgradeFinished);
+        if self.config.substrate == Substrate::Vm || !self.has_relation()? {
+            return Ok(());
+        }
+        if self.is_leader()? {
+            self.on_upgrade_changed()?;
+        }
+        let number = self.unit.number();
+        if usize::try_from(number).ok() == Some(self.peers()?.len()) {
+            self.info(format!(
+                "{} unit upgraded. Evaluate and run `resume-upgrade` action to continue upgrade",
+                self.unit
+            ));
+            return Ok(());
+        }
+        if number == 0 {
+            self.info(format!("{} unit upgraded. Upgrade is complete", self.unit));
+            return Ok(());
+        }
+        let next = number - 1;
+        self.debug(format!("Set rolling update partition to unit {next}"));
+        if let Err(e) = self.set_partition(next)? {
+            self.error("Cannot set rolling update partition");
+            self.fx.log(
+                LogLevel::Warning,
+                format!("the partition could not be set: {e}"),
+            );
+            // The reference also calls log_rollback_instructions a second time here; once
+            // is enough (set_unit_failed already does).
+            self.set_unit_failed(None)?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks a charm-built stack: every unit of the application exactly once.
+fn validate_stack(stack: &[u32], units: &[UnitName]) -> Result<(), String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for id in stack {
+        if !seen.insert(*id) {
+            return Err(format!("unit {id} appears more than once"));
+        }
+        if !units.iter().any(|u| u.number() == *id) {
+            return Err(format!("unit {id} is not a unit of the application"));
+        }
+    }
+    let missing: Vec<String> = units
+        .iter()
+        .filter(|u| !seen.contains(&u.number()))
+        .map(|u| u.number().to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!("it leaves out unit(s) {}", missing.join(", ")));
+    }
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! The charm author's side: [`UpgradeHooks`], the trait a charm implements.
+
+use std::collections::BTreeMap;
+
+use juju_hooks::{LogLevel, StringMap, UnitName};
+
+use crate::deps::DependencyModel;
+use crate::effects::Effects;
+use crate::errors::{ClusterNotReady, DependencyError, KubernetesClientError};
+use crate::state::{Substrate, UnitState};
+
+/// What the charm's upgrade of this unit came to, returned from
+/// [`UpgradeHooks::on_upgrade_granted`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantOutcome {
+    /// The unit runs the new version and is healthy. The coordinator marks it `completed`
+    /// and, on a machine leader, re-evaluates the stack at once (the reference asks charms to
+    /// call `on_upgrade_changed` themselves for this: Juju never tells the leader about its
+    /// own write).
+    Completed,
+    /// The upgrade failed: the unit is marked `failed` (Blocked with `cause`) and the
+    /// rollback instructions are logged.
+    Failed {
+        /// Shown as the unit's Blocked status message.
+        cause: Option<String>,
+    },
+    /// The charm finishes later (e.g. when the workload reports ready in another hook) and
+    /// then sends [`UpgradeEvent::UnitCompleted`](crate::UpgradeEvent::UnitCompleted) or
+    /// [`UpgradeEvent::UnitFailed`](crate::UpgradeEvent::UnitFailed).
+    InProgress,
+}
+
+/// Why [`UpgradeHooks::build_upgrade_stack`] produced no stack.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StackError {
+    /// The charm does not build stacks (the reference's `NotImplementedError`).
+    #[error("this charm does not build an upgrade stack")]
+    NotImplemented,
+    /// The charm could not build one.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// What a hook sees while the coordinator calls it: who it runs on, the data already read in
+/// this dispatch, and a log. Writes to this unit's databag made here (extra keys, e.g. a
+/// workload health flag) are flushed with the coordinator's own.
+pub struct UpgradeContext<'c> {
+    pub(crate) unit: &'c UnitName,
+    pub(crate) substrate: Substrate,
+    pub(crate) leader: bool,
+    pub(crate) model: &'c DependencyModel,
+    pub(crate) peers: &'c [UnitName],
+    pub(crate) bags: &'c mut BTreeMap<UnitName, StringMap>,
+    pub(crate) effects: &'c mut Effects,
+}
+
+impl UpgradeContext<'_> {
+    /// This unit.
+    pub fn unit(&self) -> &UnitName {
+        self.unit
+    }
+
+    /// The substrate.
+    pub fn substrate(&self) -> Substrate {
+        self.substrate
+    }
+
+    /// Whether this unit leads.
+    pub fn is_leader(&self) -> bool {
+        self.leader
+    }
+
+    /// The charm's dependency model (the versions it ships).
+    pub fn dependency_model(&self) -> &DependencyModel {
+        self.model
+    }
+
+    /// The other units of the peer relation.
+    pub fn peers(&self) -> &[UnitName] {
+        self.peers
+    }
+
+    /// A unit's databag as read in this dispatch (this unit's, with its pending writes).
+    /// Before `pre_upgrade_check` every unit's bag has been read; elsewhere a bag not needed
+    /// by the coordinator is `None`.
+    pub fn unit_data(&self, unit: &UnitName) -> Option<&StringMap> {
+        self.bags.get(unit)
+    }
+
+    /// A unit's upgrade state, if its databag was read and holds a known state.
+    pub fn unit_state(&self, unit: &UnitName) -> Option<UnitState> {
+        self.bags
+            .get(unit)
+            .and_then(|b| b.get("state"))
+            .and_then(|s| UnitState::parse(s))
+    }
+
+    /// Writes an extra key to this unit's databag. The coordinator's `state` key is refused
+    /// (use the hook's return value): returns false then.
+    pub fn set_unit_field(&mut self, key: &str, value: &str) -> bool {
+        if key == "state" {
+            return false;
+        }
+        self.bags
+            .entry(self.unit.clone())
+            .or_default()
+            .insert(key.to_owned(), value.to_owned());
+        self.effects
+            .unit_data
+            .insert(key.to_owned(), value.to_owned());
+        true
+    }
+
+    /// Logs a line (sent to `juju-log` by the charm's shell).
+    pub fn log(&mut self, level: LogLevel, message: impl Into<String>) {
+        self.effects.log(level, message);
+    }
+}
+
+/// The charm author's part of an in-place upgrade, called by the coordinator at the moments
+/// the reference library calls the methods of the same names.
+///
+/// The two checks are mandatory; on machines [`on_upgrade_granted`](Self::on_upgrade_granted)
+/// is where the unit actually upgrades. Every method receives an [`UpgradeContext`].
+///
+/// See the crate documentation for a complete example.
+pub trait UpgradeHooks {
+    /// Is the cluster healthy enough to upgrade? Runs on the leader in the
+    /// `pre-upgrade-check` action; an error fails the action with its message.
+    fn pre_upgrade_check(&mut self, cx: &mut UpgradeContext<'_>) -> Result<(), ClusterNotReady>;
+
+    /// Machines only: the upgrade order, as a stack whose *last* element upgrades first
+    /// (convention: the workload's leader at index 0, so it goes last). Must name every unit
+    /// of the application exactly once. On Kubernetes the coordinator builds the stack itself
+    /// (ascending ordinals: the highest pod goes first) and never calls this.
+    fn build_upgrade_stack(&mut self, cx: &mut UpgradeContext<'_>) -> Result<Vec<u32>, StackError> {
+        let _ = cx;
+        Err(StackError::NotImplemented)
+    }
+
+    /// This unit may upgrade now: stop the workload, install the new version, start it,
+    /// check it. Return [`GrantOutcome::Completed`] or [`GrantOutcome::Failed`], or
+    /// [`GrantOutcome::InProgress`] to report later. A [`DependencyError`] marks the unit
+    /// failed. On Kubernetes the pod already runs the new charm; charms usually return
+    /// `InProgress` and report completion once the workload is ready.
+    fn on_upgrade_granted(
+        &mut self,
+        cx: &mut UpgradeContext<'_>,
+    ) -> Result<GrantOutcome, DependencyError>;
+
+    /// Kubernetes only: runs after the coordinator's own handling of a finished unit.
+    fn on_upgrade_finished(&mut self, cx: &mut UpgradeContext<'_>) {
+        let _ = cx;
+    }
+
+    /// Logs what the operator must do to roll back (called whenever a unit is marked failed).
+    fn log_rollback_instructions(&mut self, cx: &mut UpgradeContext<'_>);
+
+    /// Kubernetes only: set the StatefulSet's `spec.updateStrategy.rollingUpdate.partition`
+    /// (the `upgrade-reference-charm` crate has a client).
+    fn set_rolling_update_partition(
+        &mut self,
+        cx: &mut UpgradeContext<'_>,
+        partition: u32,
+    ) -> Result<(), KubernetesClientError> {
+        let _ = (cx, partition);
+        Err(KubernetesClientError::new(
+            "Kubernetes StatefulSet patch failed",
+            "this charm does not implement set_rolling_update_partition",
+        ))
+    }
+}

@@ -1,0 +1,116 @@
+//! What the coordinator can see of the world, and an in-memory stand-in.
+//!
+//! The coordinator never runs a process: it asks a [`View`] for the relation data it needs,
+//! at the moment it needs it, so that a dispatch that does not need a peer's databag never
+//! reads it. The charm's shell implements [`View`] over Juju's hook tools; tests, the
+//! simulator and benchmarks use [`Snapshot`].
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+
+use juju_hooks::{StringMap, UnitName};
+
+/// Read access to the peer relation and the unit's situation. Each method is called at most
+/// once per dispatch for the same argument (the coordinator caches).
+pub trait View {
+    /// Why a read failed (a hook-tool failure in the real charm). Such a failure fails the
+    /// hook, so that Juju retries it.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Does the peer relation exist yet?
+    fn has_relation(&mut self) -> Result<bool, Self::Error>;
+    /// Is this unit the leader?
+    fn is_leader(&mut self) -> Result<bool, Self::Error>;
+    /// The other units in the peer relation (`relation-list`), not including this one.
+    fn peers(&mut self) -> Result<Vec<UnitName>, Self::Error>;
+    /// A unit's databag in the peer relation (this unit's or a peer's).
+    fn unit_data(&mut self, unit: &UnitName) -> Result<StringMap, Self::Error>;
+    /// The application databag of the peer relation.
+    fn app_data(&mut self) -> Result<StringMap, Self::Error>;
+    /// How many units the application will have (`goal-state`, not counting dying units):
+    /// ops' `planned_units()`.
+    fn planned_units(&mut self) -> Result<usize, Self::Error>;
+}
+
+/// An in-memory [`View`]: the state of one unit's world, for tests, the simulator and
+/// benchmarks. It counts the databags read, so tests can assert that a dispatch read only
+/// what it needed.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Whether the peer relation exists.
+    pub relation: bool,
+    /// Whether this unit leads.
+    pub leader: bool,
+    /// Databags of the units in the relation, this unit's included.
+    pub units: BTreeMap<UnitName, StringMap>,
+    /// Units listed by `relation-list` (defaults to every unit of `units` but `me`).
+    pub peers: Option<Vec<UnitName>>,
+    /// This unit.
+    pub me: Option<UnitName>,
+    /// The application databag.
+    pub app: StringMap,
+    /// `planned_units()`; defaults to the number of units in `units`.
+    pub planned_units: Option<usize>,
+    reads: Cell<usize>,
+}
+
+impl Snapshot {
+    /// A snapshot seen from `me`.
+    pub fn new(me: UnitName) -> Self {
+        let mut units = BTreeMap::new();
+        units.insert(me.clone(), StringMap::new());
+        Snapshot {
+            relation: true,
+            me: Some(me),
+            units,
+            ..Snapshot::default()
+        }
+    }
+
+    /// How many unit or app databags were read so far.
+    pub fn bag_reads(&self) -> usize {
+        self.reads.get()
+    }
+}
+
+impl View for Snapshot {
+    type Error = Infallible;
+
+    fn has_relation(&mut self) -> Result<bool, Infallible> {
+        Ok(self.relation)
+    }
+
+    fn is_leader(&mut self) -> Result<bool, Infallible> {
+        Ok(self.leader)
+    }
+
+    fn peers(&mut self) -> Result<Vec<UnitName>, Infallible> {
+        if !self.relation {
+            return Ok(Vec::new());
+        }
+        Ok(match &self.peers {
+            Some(p) => p.clone(),
+            None => self
+                .units
+                .keys()
+                .filter(|u| Some(*u) != self.me.as_ref())
+                .cloned()
+                .collect(),
+        })
+    }
+
+    fn unit_data(&mut self, unit: &UnitName) -> Result<StringMap, Infallible> {
+        self.reads.set(self.reads.get() + 1);
+        Ok(self.units.get(unit).cloned().unwrap_or_default())
+    }
+
+    fn app_data(&mut self) -> Result<StringMap, Infallible> {
+        self.reads.set(self.reads.get() + 1);
+        Ok(self.app.clone())
+    }
+
+    fn planned_units(&mut self) -> Result<usize, Infallible> {
+        Ok(self.planned_units.unwrap_or(self.units.len()))
+    }
+}

@@ -1,0 +1,421 @@
+//! Replays the scenarios recorded from the Python reference library
+//! (`scripts/record_reference.py`) against the coordinator: same input state and event, same
+//! databags, unit status, action result or failure, calls into the charm and log lines.
+//! Lines the coordinator adds at WARNING level (its own diagnostics) are not compared: the
+//! reference logs nothing at that level. Documented deviations (DEVIATIONS.md) are checked
+//! against their own expectations instead.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use juju_hooks::{Status, StringMap, UnitName};
+use serde::Deserialize;
+use upgrade_coordinator::{
+    handle, Call, ClusterNotReady, DependencyError, DependencyModel, Effects, GrantOutcome,
+    KubernetesClientError, Snapshot, StackError, Substrate, UpgradeConfig, UpgradeContext,
+    UpgradeEvent, UpgradeHooks,
+};
+
+#[derive(Debug, Deserialize)]
+struct Doc {
+    scenario: Scenario,
+    reference: Reference,
+}
+
+#[derive(Debug, Deserialize)]
+struct Scenario {
+    name: String,
+    event: String,
+    substrate: String,
+    unit: u32,
+    leader: bool,
+    relation: bool,
+    units: BTreeMap<u32, StringMap>,
+    app: StringMap,
+    planned_units: Option<usize>,
+    dependency_model: serde_json::Value,
+    hooks: BTreeMap<String, serde_json::Value>,
+    cause: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Reference {
+    action_failure: Option<String>,
+    action_results: Option<StringMap>,
+    crashed: Option<String>,
+    #[serde(default)]
+    unit_status: Option<(String, String)>,
+    #[serde(default)]
+    deferred: Vec<String>,
+    #[serde(default)]
+    unit_data: StringMap,
+    #[serde(default)]
+    app_data: StringMap,
+    calls: Vec<String>,
+    logs: Vec<(String, String)>,
+}
+
+/// The charm hooks a scenario describes.
+struct ScenarioHooks<'s>(&'s BTreeMap<String, serde_json::Value>);
+
+impl ScenarioHooks<'_> {
+    fn word(&self, hook: &str, default: &str) -> String {
+        self.0
+            .get(hook)
+            .and_then(|v| v.as_str())
+            .unwrap_or(default)
+            .to_owned()
+    }
+}
+
+impl UpgradeHooks for ScenarioHooks<'_> {
+    fn pre_upgrade_check(&mut self, _: &mut UpgradeContext<'_>) -> Result<(), ClusterNotReady> {
+        match self.0.get("pre_upgrade_check") {
+            Some(serde_json::Value::Object(e)) => {
+                let text = |k: &str| e.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+                Err(ClusterNotReady::new(text("message"), text("cause"))
+                    .with_resolution(text("resolution")))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn build_upgrade_stack(&mut self, _: &mut UpgradeContext<'_>) -> Result<Vec<u32>, StackError> {
+        match self.0.get("build_upgrade_stack") {
+            Some(serde_json::Value::Array(ids)) => {
+                Ok(ids.iter().map(|v| v.as_u64().unwrap() as u32).collect())
+            }
+            _ => Err(StackError::NotImplemented),
+        }
+    }
+
+    fn on_upgrade_granted(
+        &mut self,
+        _: &mut UpgradeContext<'_>,
+    ) -> Result<GrantOutcome, DependencyError> {
+        match self.word("on_upgrade_granted", "in_progress").as_str() {
+            "completed" => Ok(GrantOutcome::Completed),
+            "failed" => Ok(GrantOutcome::Failed { cause: None }),
+            "dependency_error" => Err(DependencyError::new(
+                "gandalf_the_grey 4 is too old",
+                "needs >5",
+            )),
+            _ => Ok(GrantOutcome::InProgress),
+        }
+    }
+
+    fn log_rollback_instructions(&mut self, _: &mut UpgradeContext<'_>) {}
+
+    fn set_rolling_update_partition(
+        &mut self,
+        _: &mut UpgradeContext<'_>,
+        _: u32,
+    ) -> Result<(), KubernetesClientError> {
+        if self.word("set_rolling_update_partition", "ok") == "error" {
+            Err(KubernetesClientError::new(
+                "Kubernetes StatefulSet patch failed",
+                "`juju trust` needed",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+fn call_name(call: &Call) -> String {
+    match call {
+        Call::UpgradeChanged => "upgrade_changed".into(),
+        Call::PreUpgradeCheck => "pre_upgrade_check".into(),
+        Call::BuildUpgradeStack => "build_upgrade_stack".into(),
+        Call::UpgradeGranted => "upgrade_granted".into(),
+        Call::UpgradeFinished => "upgrade_finished".into(),
+        Call::LogRollbackInstructions => "log_rollback_instructions".into(),
+        Call::SetPartition(n) => format!("set_partition:{n}"),
+        Call::RepairStack => "repair_stack".into(),
+    }
+}
+
+fn event_of(s: &Scenario) -> UpgradeEvent {
+    match s.event.as_str() {
+        "relation-created" => UpgradeEvent::RelationCreated,
+        "relation-changed" => UpgradeEvent::RelationChanged,
+        "upgrade-charm" => UpgradeEvent::UpgradeCharm,
+        "pre-upgrade-check" => UpgradeEvent::PreUpgradeCheck,
+        "resume-upgrade" => UpgradeEvent::ResumeUpgrade,
+        "unit-completed" => UpgradeEvent::UnitCompleted,
+        "unit-failed" => UpgradeEvent::UnitFailed {
+            cause: s.cause.clone(),
+        },
+        "upgrade-finished" => UpgradeEvent::UpgradeFinished,
+        other => panic!("{}: unknown event {other}", s.name),
+    }
+}
+
+/// What our coordinator did, in the reference's terms.
+struct Outcome {
+    fx: Effects,
+    unit_data: StringMap,
+    app_data: StringMap,
+}
+
+fn run(s: &Scenario) -> Outcome {
+    let me = UnitName::new("gandalf", s.unit).unwrap();
+    let model = DependencyModel::from_json(&s.dependency_model.to_string()).unwrap();
+    let config = UpgradeConfig {
+        substrate: s.substrate.parse::<Substrate>().unwrap(),
+        dependency_model: model,
+    };
+    let mut snap = Snapshot::new(me.clone());
+    snap.relation = s.relation;
+    snap.leader = s.leader;
+    snap.app = s.app.clone();
+    snap.planned_units = s.planned_units;
+    for (id, bag) in &s.units {
+        snap.units
+            .insert(UnitName::new("gandalf", *id).unwrap(), bag.clone());
+    }
+    let mut hooks = ScenarioHooks(&s.hooks);
+    let fx = handle(&config, &me, &event_of(s), &mut snap, &mut hooks).unwrap();
+    let mut unit_data = if s.relation {
+        s.units.get(&s.unit).cloned().unwrap_or_default()
+    } else {
+        StringMap::new()
+    };
+    unit_data.extend(fx.unit_data.clone());
+    let mut app_data = if s.relation {
+        s.app.clone()
+    } else {
+        StringMap::new()
+    };
+    app_data.extend(fx.app_data.clone());
+    Outcome {
+        fx,
+        unit_data,
+        app_data,
+    }
+}
+
+fn status_pair(status: &Option<Status>) -> Option<(String, String)> {
+    status
+        .as_ref()
+        .map(|s| (s.name().to_owned(), s.message().to_owned()))
+}
+
+fn compared_logs(fx: &Effects) -> Vec<(String, String)> {
+    fx.logs
+        .iter()
+        .filter(|l| l.level != juju_hooks::LogLevel::Warning)
+        .map(|l| (l.level.as_str().to_owned(), l.message.clone()))
+        .collect()
+}
+
+/// Compares everything; returns the differences.
+fn differences(s: &Scenario, r: &Reference, o: &Outcome) -> Vec<String> {
+    let mut diffs = Vec::new();
+    let mut check = |what: &str, ours: String, theirs: String| {
+        if ours != theirs {
+            diffs.push(format!(
+                "{what}:\n    ours:      {ours}\n    reference: {theirs}"
+            ));
+        }
+    };
+    check(
+        "unit databag",
+        format!("{:?}", o.unit_data),
+        format!("{:?}", r.unit_data),
+    );
+    check(
+        "app databag",
+        format!("{:?}", o.app_data),
+        format!("{:?}", r.app_data),
+    );
+    check(
+        "unit status",
+        format!("{:?}", status_pair(&o.fx.status)),
+        format!("{:?}", r.unit_status),
+    );
+    check(
+        "action failure",
+        format!("{:?}", o.fx.action_failure),
+        format!("{:?}", r.action_failure),
+    );
+    let results = r.action_results.clone().unwrap_or_default();
+    check(
+        "action results",
+        format!("{:?}", o.fx.action_results),
+        format!("{results:?}"),
+    );
+    let deferred = r.deferred.iter().any(|d| d == "upgrade_charm");
+    check(
+        "deferred",
+        format!("{}", o.fx.deferred),
+        format!("{deferred}"),
+    );
+    let calls: Vec<String> = o.fx.calls.iter().map(call_name).collect();
+    check("calls", format!("{calls:?}"), format!("{:?}", r.calls));
+    check(
+        "logs",
+        format!("{:#?}", compared_logs(&o.fx)),
+        format!("{:#?}", r.logs),
+    );
+    let _ = s;
+    diffs
+}
+
+/// Scenarios where we deliberately differ (DEVIATIONS.md), with what we do instead.
+fn check_deviation(s: &Scenario, r: &Reference, o: &Outcome) -> Option<Result<(), String>> {
+    let ensure = |ok: bool, why: &str| if ok { Ok(()) } else { Err(why.to_owned()) };
+    let state = o.unit_data.get("state").map(String::as_str);
+    Some(match s.name.as_str() {
+        // D1: a top-of-stack unit absent from the relation: no crash, nothing popped or
+        // granted, a warning that names it.
+        "changed_top_unit_not_in_relation" => ensure(
+            o.fx.app_data.is_empty()
+                && o.fx.calls == [Call::UpgradeChanged]
+                && o.fx
+                    .logs
+                    .iter()
+                    .any(|l| l.message.contains("gandalf/5 is next")),
+            "absent top unit must be waited for, not crash",
+        ),
+        "upgrade_charm_first_to_rollback_vm_leader_top_absent_peers" => ensure(
+            state == Some("completed")
+                && o.app_data.get("upgrade-stack").map(String::as_str) == Some("[2, 1]")
+                && o.fx
+                    .logs
+                    .iter()
+                    .any(|l| l.message.contains("gandalf/1 is next")),
+            "leader rolls itself back, pops itself, then waits for the absent unit 1",
+        ),
+        // D2: stored dependencies missing, incomplete or malformed: compared where
+        // possible, otherwise the upgrade proceeds with a warning.
+        "upgrade_charm_vm_leader_without_stored_deps"
+        | "upgrade_charm_vm_leader_stored_deps_missing_field"
+        | "upgrade_charm_vm_leader_stored_deps_malformed" => ensure(
+            matches!(state, Some("ready" | "upgrading"))
+                && o.fx
+                    .logs
+                    .iter()
+                    .any(|l| l.level == juju_hooks::LogLevel::Warning),
+            "missing/unreadable stored dependencies must warn and proceed",
+        ),
+        // D3: malformed upgrade-stack: treated as no stack, with an error that says so.
+        "upgrade_charm_malformed_stack" | "changed_malformed_stack_nonlist" => ensure(
+            o.fx.app_data.is_empty()
+                && o.fx
+                    .logs
+                    .iter()
+                    .any(|l| l.message.contains("ignoring the stored upgrade-stack")),
+            "malformed stack must be reported and ignored",
+        ),
+        // D4: the rollback instructions are logged once on a partition failure (the
+        // reference logs them twice); everything else matches.
+        "finished_k8s_leader_False_unit_1_error" | "completed_k8s_partition_error" => {
+            let twice = r
+                .calls
+                .iter()
+                .filter(|c| *c == "log_rollback_instructions")
+                .count();
+            ensure(
+                twice == 2
+                    && o.fx.count(&Call::LogRollbackInstructions) == 1
+                    && o.unit_data == r.unit_data
+                    && status_pair(&o.fx.status) == r.unit_status,
+                "rollback instructions once, same state and status",
+            )
+        }
+        // D5: a DependencyError from the granted hook leaves ops' `upgrade_granted` notice
+        // stored, so the reference re-runs the granted hook at the unit's next dispatch (on a
+        // unit already marked failed). We mark the unit failed once and re-run nothing.
+        "changed_vm_grant_dependency_error" => ensure(
+            r.deferred == ["upgrade_granted"] && !o.fx.deferred && differences(s, r, o).is_empty(),
+            "same outcome, without the stale re-emission",
+        ),
+        _ => return None,
+    })
+}
+
+#[test]
+fn every_recorded_scenario_matches_the_reference() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 120, "only {} scenarios", files.len());
+    let mut failures = Vec::new();
+    let (mut exact, mut deviations) = (0, 0);
+    for path in &files {
+        let doc: Doc = serde_json::from_str(&std::fs::read_to_string(path).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let (s, r) = (&doc.scenario, &doc.reference);
+        let o = run(s);
+        match check_deviation(s, r, &o) {
+            Some(Ok(())) => deviations += 1,
+            Some(Err(why)) => failures.push(format!("{} (deviation): {why}\n{:#?}", s.name, o.fx)),
+            None => {
+                if let Some(crash) = &r.crashed {
+                    failures.push(format!(
+                        "{}: the reference crashed ({crash}) but no deviation is documented",
+                        s.name
+                    ));
+                    continue;
+                }
+                let diffs = differences(s, r, &o);
+                if diffs.is_empty() {
+                    exact += 1;
+                } else {
+                    failures.push(format!("{}:\n  {}", s.name, diffs.join("\n  ")));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} scenarios differ:\n\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n\n")
+    );
+    eprintln!("{exact} scenarios identical to the reference, {deviations} documented deviations");
+}
+
+#[derive(Debug, Deserialize)]
+struct Tables {
+    cluster_state: Vec<(String, String, Option<String>)>,
+    dependency_model: Vec<ModelCase>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ModelCase {
+    name: String,
+    model: serde_json::Value,
+    valid: bool,
+}
+
+fn tables() -> Tables {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference_tables.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn cluster_state_matches_the_reference_for_every_pair() {
+    let t = tables();
+    assert_eq!(t.cluster_state.len(), 64);
+    for (a, b, expected) in &t.cluster_state {
+        let got = upgrade_coordinator::cluster_state([Some(a.as_str()), Some(b.as_str())]);
+        assert_eq!(got.map(|s| s.as_str().to_owned()), *expected, "{a:?} {b:?}");
+    }
+}
+
+#[test]
+fn dependency_model_validation_matches_the_reference() {
+    let t = tables();
+    assert!(t.dependency_model.len() >= 12);
+    for case in &t.dependency_model {
+        let got = DependencyModel::from_json(&case.model.to_string());
+        assert_eq!(got.is_ok(), case.valid, "{}: {got:?}", case.name);
+    }
+}

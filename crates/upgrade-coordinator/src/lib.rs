@@ -12,6 +12,9 @@ pub mod deps;
 pub mod effects;
 pub mod errors;
 pub mod hooks;
+#[cfg(feature = "k8s-client")]
+pub mod k8s;
+pub mod shell;
 pub mod state;
 pub mod view;
 pub mod wire;

@@ -8,7 +8,8 @@ use std::ffi::OsString;
 
 use juju_hooks::testing::ToolRecorder;
 use juju_hooks::{dispatch, HookContext, ProcessHookTools};
-use upgrade_reference_charm::ReferenceCharm;
+use upgrade_coordinator::Substrate;
+use upgrade_reference_charm::{DirWorkload, ReferenceCharm};
 
 /// What happens, its `JUJU_DISPATCH_PATH`, and the extra variables Juju sets for it.
 type Step<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
@@ -17,6 +18,15 @@ fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let charm_dir = dir.path().join("charm");
     std::fs::create_dir_all(&charm_dir)?;
+    std::fs::write(
+        charm_dir.join("versions.json"),
+        include_str!("../versions.json"),
+    )?;
+    let mut charm = ReferenceCharm::new(
+        &charm_dir,
+        Substrate::Vm,
+        DirWorkload::new(dir.path().join("workload")),
+    );
     let tools = ToolRecorder::install(dir.path().join("tools"))?;
     let hook_tools = ProcessHookTools::in_dir(tools.bin_dir());
     tools.respond("state-get", "null\n")?;
@@ -63,9 +73,19 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|| "null".into());
             tools.respond("state-get", &format!("{committed}\n"))?;
             tools.respond("relation-ids", "[\"upgrade:3\"]\n")?;
+            tools.respond("relation-list", "[]\n")?;
+            tools.respond("is-leader", "true\n")?;
+            tools.respond_for("relation-get", "db/0", "{}\n")?;
+            tools.respond_for("relation-get", "db", "{}\n")?;
         }
         if i == 4 {
+            // The committed relation data so far: this unit idle and healthy.
             tools.respond("state-get", "null\n")?;
+            tools.respond_for(
+                "relation-get",
+                "db/0",
+                "{\"state\":\"idle\",\"workload-health\":\"healthy\",\"workload-version\":\"1.0.0\"}\n",
+            )?;
         }
         tools.clear()?;
         let env: Vec<(&str, String)> = [
@@ -87,7 +107,7 @@ fn main() -> anyhow::Result<()> {
             None,
         )?;
         println!("== {what}\n   JUJU_DISPATCH_PATH={path}");
-        let result = dispatch(&ctx, &hook_tools, &mut ReferenceCharm);
+        let result = dispatch(&ctx, &hook_tools, &mut charm);
         for c in tools.calls()? {
             let args: Vec<String> = c
                 .args

@@ -1,18 +1,55 @@
 //! The reference charm: what `dispatch` runs for every hook and action.
 //!
-//! Today it is the skeleton the upgrade coordinator (issue 4) plugs into: it routes every
-//! [`Event`] through [`juju_hooks::dispatch()`], sets the unit's status on install and start,
-//! defers `upgrade-charm` until the peer relation exists (as the reference library does), and
-//! answers the two upgrade actions with a clear failure until the coordinator lands. Hooks it
-//! has no use for are logged and acknowledged (exit 0), never errors.
+//! It is the reference user of the [`upgrade_coordinator`] API: a small but real workload
+//! (a service whose version ships in the charm's `versions.json`) upgraded in place, one unit
+//! at a time, over the `upgrade` peer relation, wire-compatible with the Python library
+//! `charms.data_platform_libs.v0.upgrade`.
+//!
+//! - Its pre-upgrade check reads every unit's published workload health (`workload-health`
+//!   and `workload-version` in each unit's peer databag) and its own workload directly.
+//! - When granted, a unit stops the workload, installs the version of the `workload` entry
+//!   of `versions.json`, starts it, checks it, and reports completed or failed.
+//! - Its rollback instructions name the exact commands.
+//!
+//! The workload sits behind [`Workload`]; `dispatch` picks [`SystemdWorkload`] on a machine
+//! and [`DirWorkload`] when `UPGRADE_REFERENCE_WORKLOAD_DIR` is set (simulator, tests).
 
-use juju_hooks::{Charm, Event, Handled, LogLevel, Model, ModelError, Status};
+pub mod workload;
+
+use std::path::{Path, PathBuf};
+
+use juju_hooks::{
+    Charm, Event, Handled, LogLevel, Model, ModelError, RelationEventKind, Status, WriteTarget,
+};
+use upgrade_coordinator::shell::run_event;
+use upgrade_coordinator::{
+    ClusterNotReady, DependencyError, DependencyModel, GrantOutcome, KubernetesClientError,
+    StackError, Substrate, UnitState, UpgradeConfig, UpgradeContext, UpgradeEvent, UpgradeHooks,
+    STATE_KEY,
+};
+
+pub use workload::{DirWorkload, Health, SystemdWorkload, Workload, WorkloadError};
 
 /// The peer relation the upgrade coordinator talks over (`metadata.yaml`).
 pub const PEER_RELATION: &str = "upgrade";
 
 /// The actions declared in `actions.yaml`.
 pub const ACTIONS: [&str; 2] = ["pre-upgrade-check", "resume-upgrade"];
+
+/// The versions file, at the charm's root.
+pub const VERSIONS_FILE: &str = "versions.json";
+
+/// The entry of `versions.json` that names the workload's version.
+pub const WORKLOAD_ENTRY: &str = "workload";
+
+/// Unit databag key: the workload's health as the unit last saw it (`healthy` or
+/// `unhealthy: <reason>`). Extra keys beside the coordinator's `state` (peers ignore them).
+pub const HEALTH_KEY: &str = "workload-health";
+/// Unit databag key: the workload version the unit runs.
+pub const VERSION_KEY: &str = "workload-version";
+
+/// The message of the pre-upgrade check's failure.
+pub const PRE_CHECK_FAILED: &str = "Pre-upgrade check failed and cannot safely upgrade";
 
 /// Errors that fail a hook (Juju then retries it): only failures to talk to Juju.
 #[derive(Debug, thiserror::Error)]
@@ -22,40 +59,374 @@ pub enum CharmError {
     Model(#[from] ModelError),
 }
 
-/// The reference charm.
-#[derive(Debug, Default)]
-pub struct ReferenceCharm;
+/// Sets the Kubernetes partition (a [`upgrade_coordinator::k8s::PartitionClient`] built on
+/// first use, so machines never need one).
+pub type PartitionFn = Box<dyn FnMut(u32) -> Result<(), KubernetesClientError>>;
 
-impl Charm for ReferenceCharm {
+/// The reference charm over a workload `W`.
+pub struct ReferenceCharm<W: Workload> {
+    charm_dir: PathBuf,
+    substrate: Substrate,
+    workload: W,
+    partition: Option<PartitionFn>,
+    config: Option<Result<UpgradeConfig, String>>,
+}
+
+impl<W: Workload> ReferenceCharm<W> {
+    /// A charm whose files (`versions.json`) are in `charm_dir`.
+    pub fn new(charm_dir: impl Into<PathBuf>, substrate: Substrate, workload: W) -> Self {
+        ReferenceCharm {
+            charm_dir: charm_dir.into(),
+            substrate,
+            workload,
+            partition: None,
+            config: None,
+        }
+    }
+
+    /// Uses `f` to set the StatefulSet partition (Kubernetes).
+    pub fn with_partition_client(mut self, f: PartitionFn) -> Self {
+        self.partition = Some(f);
+        self
+    }
+
+    /// The workload (tests look at it).
+    pub fn workload(&mut self) -> &mut W {
+        &mut self.workload
+    }
+
+    /// The coordinator configuration from `versions.json`, loaded once.
+    fn config(&mut self) -> Result<&UpgradeConfig, String> {
+        if self.config.is_none() {
+            self.config = Some(load_config(&self.charm_dir, self.substrate));
+        }
+        match self.config.as_ref() {
+            Some(Ok(c)) => Ok(c),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err("unreachable".into()),
+        }
+    }
+
+    fn target_version(&mut self) -> Result<String, String> {
+        let config = self.config()?;
+        Ok(config
+            .dependency_model
+            .get(WORKLOAD_ENTRY)
+            .map(|d| d.version.clone())
+            .unwrap_or_default())
+    }
+
+    /// Runs one coordinator event with this charm's hooks.
+    fn coordinate(
+        &mut self,
+        event: UpgradeEvent,
+        model: &mut Model<'_>,
+    ) -> Result<Option<upgrade_coordinator::Effects>, CharmError> {
+        let config = match self.config() {
+            Ok(c) => c.clone(),
+            Err(e) => {
+                model.log(LogLevel::Error, &e);
+                model.set_status(Status::Blocked(format!(
+                    "invalid {VERSIONS_FILE}: see juju debug-log"
+                )));
+                return Ok(None);
+            }
+        };
+        let target = self.target_version().unwrap_or_default();
+        let app = model.app().to_owned();
+        let mut hooks = Hooks {
+            workload: &mut self.workload,
+            partition: &mut self.partition,
+            target,
+            app,
+        };
+        Ok(Some(run_event(
+            &config,
+            PEER_RELATION,
+            &event,
+            model,
+            &mut hooks,
+        )?))
+    }
+
+    /// Publishes the workload's health in this unit's peer databag (when the relation exists).
+    fn publish_health(&mut self, model: &mut Model<'_>) -> Result<Health, CharmError> {
+        let health = self.workload.health();
+        if let Some(rel) = model.relation(PEER_RELATION)? {
+            let (h, v) = health_fields(&health);
+            model.relation_set(&rel, WriteTarget::OwnUnit, HEALTH_KEY, &h)?;
+            model.relation_set(&rel, WriteTarget::OwnUnit, VERSION_KEY, &v)?;
+        }
+        Ok(health)
+    }
+
+    /// This unit's upgrade state (after this dispatch's writes).
+    fn own_state(&mut self, model: &mut Model<'_>) -> Result<Option<UnitState>, CharmError> {
+        let Some(rel) = model.relation(PEER_RELATION)? else {
+            return Ok(None);
+        };
+        let me = juju_hooks::Bag::Unit(model.unit().clone());
+        Ok(model
+            .relation_get(&rel, &me, STATE_KEY)?
+            .as_deref()
+            .and_then(UnitState::parse))
+    }
+
+    fn install(&mut self, model: &mut Model<'_>) -> Result<(), CharmError> {
+        let version = match self.target_version() {
+            Ok(v) => v,
+            Err(e) => {
+                model.log(LogLevel::Error, &e);
+                model.set_status(Status::Blocked(format!(
+                    "invalid {VERSIONS_FILE}: see juju debug-log"
+                )));
+                return Ok(());
+            }
+        };
+        model.set_status(Status::Maintenance(format!(
+            "installing workload {version}"
+        )));
+        let result = self
+            .workload
+            .stop()
+            .and_then(|()| self.workload.install(&version))
+            .and_then(|()| self.workload.start());
+        match result {
+            Ok(()) => {
+                model.set_workload_version(&version);
+                self.settle_status(model)?;
+            }
+            Err(e) => {
+                model.log(LogLevel::Error, &e.to_string());
+                model.set_status(Status::Blocked(format!("workload: {e}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Active when idle and healthy, Blocked with the reason when not; upgrade statuses are
+    /// the coordinator's and left alone.
+    fn settle_status(&mut self, model: &mut Model<'_>) -> Result<(), CharmError> {
+        let health = self.publish_health(model)?;
+        if matches!(self.own_state(model)?, None | Some(UnitState::Idle)) {
+            match health {
+                Health::Healthy { version } => {
+                    model.set_workload_version(&version);
+                    model.set_status(Status::Active(String::new()));
+                }
+                Health::Unhealthy(why) => {
+                    model.set_status(Status::Blocked(format!("workload: {why}")))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Kubernetes: the pod already runs the new charm; bring the workload to the new
+    /// version and report.
+    fn finish_k8s_unit(&mut self, model: &mut Model<'_>) -> Result<(), CharmError> {
+        if self.own_state(model)? != Some(UnitState::Upgrading) {
+            return Ok(());
+        }
+        let target = self.target_version().unwrap_or_default();
+        let event = match upgrade_workload(&mut self.workload, &target) {
+            Ok(()) => {
+                model.set_workload_version(&target);
+                UpgradeEvent::UnitCompleted
+            }
+            Err(cause) => UpgradeEvent::UnitFailed { cause: Some(cause) },
+        };
+        self.publish_health(model)?;
+        self.coordinate(event, model)?;
+        Ok(())
+    }
+}
+
+fn health_fields(health: &Health) -> (String, String) {
+    match health {
+        Health::Healthy { version } => ("healthy".into(), version.clone()),
+        Health::Unhealthy(why) => (format!("unhealthy: {why}"), String::new()),
+    }
+}
+
+/// Loads and validates `versions.json` from `charm_dir`.
+pub fn load_config(charm_dir: &Path, substrate: Substrate) -> Result<UpgradeConfig, String> {
+    let path = charm_dir.join(VERSIONS_FILE);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let model =
+        DependencyModel::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    if model.get(WORKLOAD_ENTRY).is_none() {
+        return Err(format!(
+            "{}: no {WORKLOAD_ENTRY:?} entry: the charm cannot know which workload version to run",
+            path.display()
+        ));
+    }
+    Ok(UpgradeConfig {
+        substrate,
+        dependency_model: model,
+    })
+}
+
+/// Stop, install `version`, start, check; the failure cause for the unit's Blocked status.
+fn upgrade_workload<W: Workload>(workload: &mut W, version: &str) -> Result<(), String> {
+    workload
+        .stop()
+        .and_then(|()| workload.install(version))
+        .and_then(|()| workload.start())
+        .map_err(|e| format!("workload {e}"))?;
+    match workload.health() {
+        Health::Healthy { version: running } if running == version => Ok(()),
+        Health::Healthy { version: running } => Err(format!(
+            "workload runs {running} after installing {version}"
+        )),
+        Health::Unhealthy(why) => Err(format!("workload unhealthy after upgrade: {why}")),
+    }
+}
+
+/// The charm's [`UpgradeHooks`].
+struct Hooks<'a, W: Workload> {
+    workload: &'a mut W,
+    partition: &'a mut Option<PartitionFn>,
+    target: String,
+    app: String,
+}
+
+impl<W: Workload> UpgradeHooks for Hooks<'_, W> {
+    fn pre_upgrade_check(&mut self, cx: &mut UpgradeContext<'_>) -> Result<(), ClusterNotReady> {
+        let not_ready = |cause: String| {
+            ClusterNotReady::new(PRE_CHECK_FAILED, cause)
+                .with_resolution("fix the workload on that unit, wait for update-status, then run pre-upgrade-check again")
+        };
+        if let Health::Unhealthy(why) = self.workload.health() {
+            return Err(not_ready(format!("{}: workload {why}", cx.unit())));
+        }
+        for peer in cx.peers().to_vec() {
+            let health = cx
+                .unit_data(&peer)
+                .and_then(|bag| bag.get(HEALTH_KEY))
+                .cloned();
+            match health.as_deref() {
+                Some("healthy") => {}
+                Some(other) => return Err(not_ready(format!("{peer}: workload {other}"))),
+                None => {
+                    return Err(not_ready(format!(
+                        "{peer} has not reported its workload health yet"
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Leader last, the others from the highest unit number down.
+    fn build_upgrade_stack(&mut self, cx: &mut UpgradeContext<'_>) -> Result<Vec<u32>, StackError> {
+        let mut stack = vec![cx.unit().number()];
+        let mut others: Vec<u32> = cx.peers().iter().map(|u| u.number()).collect();
+        others.sort_unstable();
+        stack.extend(others);
+        Ok(stack)
+    }
+
+    fn on_upgrade_granted(
+        &mut self,
+        cx: &mut UpgradeContext<'_>,
+    ) -> Result<GrantOutcome, DependencyError> {
+        if cx.substrate() == Substrate::K8s {
+            // The pod restarted with the new charm; `upgrade-charm` finishes the unit.
+            return Ok(GrantOutcome::InProgress);
+        }
+        cx.log(
+            LogLevel::Info,
+            format!("upgrading the workload to {}", self.target),
+        );
+        let result = upgrade_workload(self.workload, &self.target);
+        let (h, v) = health_fields(&self.workload.health());
+        cx.set_unit_field(HEALTH_KEY, &h);
+        cx.set_unit_field(VERSION_KEY, &v);
+        Ok(match result {
+            Ok(()) => GrantOutcome::Completed,
+            Err(cause) => {
+                cx.log(LogLevel::Error, cause.clone());
+                GrantOutcome::Failed { cause: Some(cause) }
+            }
+        })
+    }
+
+    fn log_rollback_instructions(&mut self, cx: &mut UpgradeContext<'_>) {
+        let app = &self.app;
+        cx.log(
+            LogLevel::Error,
+            format!(
+                "Upgrade failed on {}. To roll back: juju run {app}/leader pre-upgrade-check; then juju refresh {app} --revision <the previous revision> (or juju refresh {app} --path <the previous .charm file>)",
+                cx.unit()
+            ),
+        );
+    }
+
+    fn set_rolling_update_partition(
+        &mut self,
+        _cx: &mut UpgradeContext<'_>,
+        partition: u32,
+    ) -> Result<(), KubernetesClientError> {
+        match self.partition.as_mut() {
+            Some(f) => f(partition),
+            None => Err(KubernetesClientError::new(
+                upgrade_coordinator::k8s::PATCH_FAILED,
+                "no Kubernetes client: not running on Kubernetes",
+            )),
+        }
+    }
+}
+
+impl<W: Workload> Charm for ReferenceCharm<W> {
     type Error = CharmError;
 
     fn handle(&mut self, event: &Event, model: &mut Model<'_>) -> Result<Handled, CharmError> {
         match event {
-            Event::Install => model.set_status(Status::Maintenance("installing".into())),
-            Event::Start => model.set_status(Status::Active(String::new())),
+            Event::Install => self.install(model)?,
+            Event::Start => {
+                if let Err(e) = self.workload.start() {
+                    model.log(LogLevel::Error, &e.to_string());
+                }
+                self.settle_status(model)?;
+            }
+            Event::UpdateStatus => self.settle_status(model)?,
             Event::UpgradeCharm => {
-                if model.relation(PEER_RELATION)?.is_none() {
-                    model.log(
-                        LogLevel::Debug,
-                        "upgrade relation not yet available, deferring upgrade-charm",
-                    );
+                let Some(fx) = self.coordinate(UpgradeEvent::UpgradeCharm, model)? else {
+                    return Ok(Handled::Done);
+                };
+                if fx.deferred {
                     return Ok(Handled::Defer);
                 }
+                if self.substrate == Substrate::K8s {
+                    self.finish_k8s_unit(model)?;
+                }
             }
-            Event::Action(action) => {
-                let message = if ACTIONS.contains(&action.name.as_str()) {
-                    format!(
-                        "The {} action needs the upgrade coordinator, which this build of the charm does not include yet.",
-                        action.name
-                    )
-                } else {
-                    format!(
-                        "Unknown action {:?}: this charm has no such action.",
-                        action.name
-                    )
-                };
-                model.fail_action(&message)?;
-            }
+            Event::Relation(r) if r.relation.endpoint() == PEER_RELATION => match r.kind {
+                RelationEventKind::Created => {
+                    let fx = self.coordinate(UpgradeEvent::RelationCreated, model)?;
+                    if fx.is_some_and(|fx| fx.deferred) {
+                        return Ok(Handled::Defer);
+                    }
+                    self.publish_health(model)?;
+                }
+                RelationEventKind::Changed => {
+                    self.coordinate(UpgradeEvent::RelationChanged, model)?;
+                }
+                _ => {}
+            },
+            Event::Action(action) => match action.name.as_str() {
+                "pre-upgrade-check" => {
+                    self.coordinate(UpgradeEvent::PreUpgradeCheck, model)?;
+                }
+                "resume-upgrade" => {
+                    self.coordinate(UpgradeEvent::ResumeUpgrade, model)?;
+                }
+                other => model.fail_action(&format!(
+                    "Unknown action {other:?}: this charm has no such action."
+                ))?,
+            },
             Event::Other { hook } => {
                 model.log(LogLevel::Debug, &format!("ignoring the {hook} hook"));
             }
@@ -64,7 +435,6 @@ impl Charm for ReferenceCharm {
             | Event::ConfigChanged
             | Event::LeaderElected
             | Event::LeaderSettingsChanged
-            | Event::UpdateStatus
             | Event::Relation(_) => {}
         }
         Ok(Handled::Done)

@@ -7,19 +7,30 @@
 
 use std::process::ExitCode;
 
-use juju_hooks::{dispatch, HookContext, HookTools, LogLevel, ProcessHookTools};
-use upgrade_reference_charm::ReferenceCharm;
+use juju_hooks::{dispatch, Charm, HookContext, HookTools, LogLevel, ProcessHookTools};
+use upgrade_coordinator::k8s::{InClusterClient, PartitionClient};
+use upgrade_coordinator::Substrate;
+use upgrade_reference_charm::{DirWorkload, ReferenceCharm, SystemdWorkload};
 
-fn main() -> ExitCode {
-    let ctx = match HookContext::from_process_env() {
-        Ok(ctx) => ctx,
-        Err(e) => {
-            eprintln!("dispatch: {}", one_line(&anyhow::Error::from(e)));
-            return ExitCode::from(2);
-        }
-    };
-    let tools = ProcessHookTools::new();
-    match dispatch(&ctx, &tools, &mut ReferenceCharm) {
+/// Overrides the substrate (`vm` or `k8s`); by default Kubernetes is recognised by
+/// `KUBERNETES_SERVICE_HOST`, which Kubernetes sets in every pod.
+const SUBSTRATE_VAR: &str = "UPGRADE_REFERENCE_SUBSTRATE";
+/// Runs the workload in this directory instead of as a systemd service (simulator, tests,
+/// and the Kubernetes charm container, which has no systemd).
+const WORKLOAD_DIR_VAR: &str = "UPGRADE_REFERENCE_WORKLOAD_DIR";
+/// Where the workload lives on Kubernetes when no directory is given.
+const K8S_WORKLOAD_DIR: &str = "/var/lib/upgrade-reference-workload";
+
+fn substrate() -> Result<Substrate, String> {
+    match std::env::var(SUBSTRATE_VAR) {
+        Ok(s) => s.parse().map_err(|e| format!("{SUBSTRATE_VAR}: {e}")),
+        Err(_) if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => Ok(Substrate::K8s),
+        Err(_) => Ok(Substrate::Vm),
+    }
+}
+
+fn run<C: Charm>(ctx: &HookContext, tools: &ProcessHookTools, charm: &mut C) -> ExitCode {
+    match dispatch(ctx, tools, charm) {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             let line = format!(
@@ -33,6 +44,55 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn main() -> ExitCode {
+    let ctx = match HookContext::from_process_env() {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            eprintln!("dispatch: {}", one_line(&anyhow::Error::from(e)));
+            return ExitCode::from(2);
+        }
+    };
+    let substrate = match substrate() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("dispatch: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let tools = ProcessHookTools::new();
+    let workload_dir = std::env::var_os(WORKLOAD_DIR_VAR);
+    match (workload_dir, substrate) {
+        (Some(dir), _) => run_with(&ctx, &tools, substrate, DirWorkload::new(dir)),
+        (None, Substrate::K8s) => {
+            run_with(&ctx, &tools, substrate, DirWorkload::new(K8S_WORKLOAD_DIR))
+        }
+        (None, Substrate::Vm) => run_with(&ctx, &tools, substrate, SystemdWorkload::new()),
+    }
+}
+
+fn run_with<W: upgrade_reference_charm::Workload>(
+    ctx: &HookContext,
+    tools: &ProcessHookTools,
+    substrate: Substrate,
+    workload: W,
+) -> ExitCode {
+    let mut charm = ReferenceCharm::new(&ctx.charm_dir, substrate, workload);
+    if substrate == Substrate::K8s {
+        let (namespace, app) = (ctx.model_name.clone(), ctx.unit.app().to_owned());
+        let mut client: Option<InClusterClient> = None;
+        charm = charm.with_partition_client(Box::new(move |partition| {
+            let c = match client.take() {
+                Some(c) => c,
+                None => InClusterClient::from_env(&namespace, &app)?,
+            };
+            let result = c.set_partition(partition);
+            client = Some(c);
+            result
+        }));
+    }
+    run(ctx, tools, &mut charm)
 }
 
 /// The error and its causes on one line (Juju logs each stderr line separately).

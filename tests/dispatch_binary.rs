@@ -11,6 +11,7 @@ use juju_hooks::testing::{RecordedCall, ToolRecorder};
 struct Unit {
     _dir: tempfile::TempDir,
     charm_dir: PathBuf,
+    workload_dir: PathBuf,
     tools: ToolRecorder,
 }
 
@@ -19,12 +20,15 @@ impl Unit {
         let dir = tempfile::tempdir().unwrap();
         let charm_dir = dir.path().join("charm");
         std::fs::create_dir_all(&charm_dir).unwrap();
+        std::fs::write(charm_dir.join("versions.json"), VERSIONS).unwrap();
+        let workload_dir = dir.path().join("workload");
         let tools = ToolRecorder::install(dir.path().join("tools")).unwrap();
         // A fresh unit has no charm state.
         tools.respond("state-get", "null\n").unwrap();
         Unit {
             _dir: dir,
             charm_dir,
+            workload_dir,
             tools,
         }
     }
@@ -47,7 +51,9 @@ impl Unit {
             .env("JUJU_VERSION", "3.6.7")
             .env("JUJU_CONTEXT_ID", "db/0-upgrade-charm-1234")
             .env("JUJU_HOOK_NAME", "")
-            .env("LANG", "C.UTF-8");
+            .env("LANG", "C.UTF-8")
+            .env("UPGRADE_REFERENCE_SUBSTRATE", "vm")
+            .env("UPGRADE_REFERENCE_WORKLOAD_DIR", &self.workload_dir);
         if let Some(p) = dispatch_path {
             cmd.env("JUJU_DISPATCH_PATH", p);
             if let Some(hook) = p.strip_prefix("hooks/") {
@@ -71,6 +77,9 @@ impl Unit {
     }
 }
 
+/// The repository's versions file: workload 1.0.0.
+const VERSIONS: &str = include_str!("../versions.json");
+
 fn call(tool: &str, args: &[&str], stdin: &str) -> RecordedCall {
     RecordedCall {
         tool: tool.into(),
@@ -89,40 +98,94 @@ fn state_get() -> RecordedCall {
     call(STATE_GET.0, STATE_GET.1, "")
 }
 
-#[test]
-fn start_sets_active_once() {
-    let u = Unit::new();
-    let out = u.dispatch("hooks/start", &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        u.calls(),
-        vec![
-            state_get(),
-            call(
-                "status-set",
-                &["--application=false", "active", "--", ""],
-                ""
-            ),
-        ]
-    );
-    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+fn log(level: &str, message: &str) -> RecordedCall {
+    call("juju-log", &["--log-level", level, "--", message], "")
 }
 
+fn status(name: &str, message: &str) -> RecordedCall {
+    call(
+        "status-set",
+        &["--application=false", name, "--", message],
+        "",
+    )
+}
+
+impl Unit {
+    /// A unit in the peer relation `upgrade:3` with `peers`, bags as given (JSON).
+    fn in_relation(&self, leader: bool, bags: &[(&str, &str)], app: &str) {
+        let t = &self.tools;
+        t.respond("relation-ids", "[\"upgrade:3\"]\n").unwrap();
+        let peers: Vec<&str> = bags
+            .iter()
+            .map(|(u, _)| *u)
+            .filter(|u| *u != "db/0")
+            .collect();
+        t.respond(
+            "relation-list",
+            &format!("{}\n", serde_json::to_string(&peers).unwrap()),
+        )
+        .unwrap();
+        for (unit, bag) in bags {
+            t.respond_for("relation-get", unit, &format!("{bag}\n"))
+                .unwrap();
+        }
+        t.respond_for("relation-get", "db", &format!("{app}\n"))
+            .unwrap();
+        t.respond("is-leader", if leader { "true\n" } else { "false\n" })
+            .unwrap();
+    }
+
+    fn workload_file(&self, name: &str) -> Option<String> {
+        std::fs::read_to_string(self.workload_dir.join(name)).ok()
+    }
+
+    fn set_workload(&self, version: &str) {
+        std::fs::create_dir_all(&self.workload_dir).unwrap();
+        std::fs::write(self.workload_dir.join("version"), format!("{version}\n")).unwrap();
+        std::fs::write(self.workload_dir.join("running"), format!("{version}\n")).unwrap();
+    }
+}
+
+const RELATION_CHANGED_ENV: &[(&str, &str)] = &[
+    ("JUJU_RELATION", "upgrade"),
+    ("JUJU_RELATION_ID", "upgrade:3"),
+    ("JUJU_REMOTE_APP", "db"),
+    ("JUJU_REMOTE_UNIT", "db/1"),
+];
+
 #[test]
-fn install_sets_maintenance() {
+fn install_installs_and_starts_the_workload_of_the_versions_file() {
     let u = Unit::new();
+    u.tools.respond("relation-ids", "[]\n").unwrap();
     let out = u.dispatch("hooks/install", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         u.calls(),
         vec![
             state_get(),
-            call(
-                "status-set",
-                &["--application=false", "maintenance", "--", "installing"],
-                ""
-            ),
+            call("relation-ids", &["--format=json", "upgrade"], ""),
+            call("application-version-set", &["--", "1.0.0"], ""),
+            status("active", ""),
         ]
+    );
+    assert_eq!(u.workload_file("running").as_deref(), Some("1.0.0\n"));
+}
+
+#[test]
+fn a_broken_workload_blocks_the_unit_with_the_reason() {
+    let u = Unit::new();
+    u.tools.respond("relation-ids", "[]\n").unwrap();
+    std::fs::create_dir_all(&u.workload_dir).unwrap();
+    std::fs::write(u.workload_dir.join("fail-start"), "port 8080 in use").unwrap();
+    let out = u.dispatch("hooks/install", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let calls = u.calls();
+    assert_eq!(
+        calls.last().unwrap(),
+        &status(
+            "blocked",
+            "workload: start failed: port 8080 in use (injected fault)"
+        )
     );
 }
 
@@ -138,39 +201,21 @@ fn upgrade_charm_before_the_peer_relation_is_deferred_then_rerun_once() {
         vec![
             state_get(),
             call("relation-ids", &["--format=json", "upgrade"], ""),
-            call(
-                "juju-log",
-                &[
-                    "--log-level",
-                    "DEBUG",
-                    "--",
-                    "upgrade relation not yet available, deferring upgrade-charm"
-                ],
-                ""
-            ),
-            call(
-                "juju-log",
-                &[
-                    "--log-level",
-                    "DEBUG",
-                    "--",
-                    "deferring upgrade-charm event"
-                ],
-                ""
-            ),
+            log("DEBUG", "deferring upgrade-charm event"),
             call("state-set", &["--file", "-"], queue),
         ]
     );
 
-    // Next dispatch: Juju hands back the committed state; the relation now exists.
+    // Next dispatch: Juju hands back the committed state; the relation now exists. The
+    // deferred upgrade-charm runs first (no stack yet: the reference's error line), then
+    // relation-created writes `state=idle` and the health fields, in one relation-set.
     u.tools.clear().unwrap();
     let stored: serde_json::Value = serde_json::from_str(queue).unwrap();
     u.tools
         .respond("state-get", &format!("{stored}\n"))
         .unwrap();
-    u.tools
-        .respond("relation-ids", "[\"upgrade:3\"]\n")
-        .unwrap();
+    u.in_relation(false, &[("db/0", "{}")], "{}");
+    u.set_workload("1.0.0");
     let out = u.dispatch(
         "hooks/upgrade-relation-created",
         &[
@@ -185,45 +230,171 @@ fn upgrade_charm_before_the_peer_relation_is_deferred_then_rerun_once() {
         u.calls(),
         vec![
             state_get(),
+            log("DEBUG", "re-running deferred upgrade-charm event"),
+            call("relation-ids", &["--format=json", "upgrade"], ""),
             call(
-                "juju-log",
-                &[
-                    "--log-level",
-                    "DEBUG",
-                    "--",
-                    "re-running deferred upgrade-charm event"
-                ],
+                "relation-get",
+                &["--format=json", "-r", "upgrade:3", "--app", "-", "db"],
                 ""
             ),
-            call("relation-ids", &["--format=json", "upgrade"], ""),
+            log(
+                "ERROR",
+                "Cluster upgrade failed, ensure pre-upgrade checks are ran first."
+            ),
+            call(
+                "relation-get",
+                &["--format=json", "-r", "upgrade:3", "-", "db/0"],
+                ""
+            ),
+            call("is-leader", &["--format=json"], ""),
+            call(
+                "relation-set",
+                &["-r", "upgrade:3", "--file", "-"],
+                r#"{"state":"idle","workload-health":"healthy","workload-version":"1.0.0"}"#
+            ),
             call("state-delete", &["--", "juju-hooks.deferred"], ""),
         ]
     );
 }
 
 #[test]
-fn upgrade_actions_fail_cleanly_and_exit_zero() {
-    for action in ["pre-upgrade-check", "resume-upgrade"] {
-        let u = Unit::new();
-        let out = u.dispatch(
-            &format!("actions/{action}"),
-            &[
-                ("JUJU_ACTION_NAME", action),
-                ("JUJU_ACTION_UUID", "7"),
-                ("JUJU_ACTION_TAG", "action-7"),
-            ],
-        );
-        assert!(out.status.success(), "{}", stderr(&out));
-        let msg = format!(
-            "The {action} action needs the upgrade coordinator, which this build of the charm does not include yet."
-        );
-        assert_eq!(
-            u.calls(),
-            vec![state_get(), call("action-fail", &["--", &msg], "")]
-        );
-    }
+fn pre_upgrade_check_on_the_leader_writes_a_leader_last_stack() {
+    let u = Unit::new();
+    u.set_workload("1.0.0");
+    let healthy = r#"{"state":"idle","workload-health":"healthy","workload-version":"1.0.0"}"#;
+    u.in_relation(
+        true,
+        &[("db/0", healthy), ("db/1", healthy), ("db/2", healthy)],
+        "{}",
+    );
+    let out = u.dispatch(
+        "actions/pre-upgrade-check",
+        &[
+            ("JUJU_ACTION_NAME", "pre-upgrade-check"),
+            ("JUJU_ACTION_UUID", "7"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let calls = u.calls();
+    let sets: Vec<&RecordedCall> = calls.iter().filter(|c| c.tool == "relation-set").collect();
+    assert_eq!(
+        sets,
+        vec![&call(
+            "relation-set",
+            &["-r", "upgrade:3", "--app", "--file", "-"],
+            r#"{"upgrade-stack":"[0, 1, 2]"}"#
+        )]
+    );
+    assert!(
+        !calls.iter().any(|c| c.tool.starts_with("action-")),
+        "{calls:#?}"
+    );
 }
 
+#[test]
+fn pre_upgrade_check_refuses_an_unhealthy_cluster_with_the_unit_and_reason() {
+    let u = Unit::new();
+    u.set_workload("1.0.0");
+    let healthy = r#"{"state":"idle","workload-health":"healthy"}"#;
+    let sick = r#"{"state":"idle","workload-health":"unhealthy: the service is stopped"}"#;
+    u.in_relation(true, &[("db/0", healthy), ("db/1", sick)], "{}");
+    let out = u.dispatch(
+        "actions/pre-upgrade-check",
+        &[
+            ("JUJU_ACTION_NAME", "pre-upgrade-check"),
+            ("JUJU_ACTION_UUID", "7"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let calls = u.calls();
+    assert!(calls.contains(&call(
+        "action-fail",
+        &["--", "Pre-upgrade check failed and cannot safely upgrade"],
+        ""
+    )));
+    assert!(calls.iter().any(|c| c.tool == "juju-log"
+        && c.args[3].contains("'cause': 'db/1: workload unhealthy: the service is stopped'")));
+    assert!(!calls.iter().any(|c| c.tool == "relation-set"));
+}
+
+#[test]
+fn upgrade_actions_refuse_non_leaders_with_the_reference_message() {
+    let u = Unit::new();
+    u.in_relation(false, &[("db/0", r#"{"state":"idle"}"#)], "{}");
+    let out = u.dispatch(
+        "actions/pre-upgrade-check",
+        &[
+            ("JUJU_ACTION_NAME", "pre-upgrade-check"),
+            ("JUJU_ACTION_UUID", "7"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(u.calls().contains(&call(
+        "action-fail",
+        &["--", "Action must be ran on the Juju leader."],
+        ""
+    )));
+}
+
+#[test]
+fn the_granted_unit_upgrades_its_workload_and_completes() {
+    let u = Unit::new();
+    u.set_workload("0.9.0");
+    u.in_relation(
+        false,
+        &[
+            ("db/0", r#"{"state":"ready"}"#),
+            ("db/1", r#"{"state":"ready"}"#),
+        ],
+        r#"{"upgrade-stack":"[1, 0]"}"#,
+    );
+    let out = u.dispatch("hooks/upgrade-relation-changed", RELATION_CHANGED_ENV);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let calls = u.calls();
+    assert!(
+        calls.contains(&call(
+            "relation-set",
+            &["-r", "upgrade:3", "--file", "-"],
+            r#"{"state":"completed","workload-health":"healthy","workload-version":"1.0.0"}"#
+        )),
+        "{calls:#?}"
+    );
+    assert_eq!(
+        calls.last().unwrap(),
+        &status("maintenance", "upgrade completed")
+    );
+    assert_eq!(u.workload_file("running").as_deref(), Some("1.0.0\n"));
+}
+
+#[test]
+fn a_failed_workload_upgrade_marks_the_unit_failed_and_says_how_to_roll_back() {
+    let u = Unit::new();
+    u.set_workload("0.9.0");
+    std::fs::write(u.workload_dir.join("fail-install"), "1.0.0").unwrap();
+    u.in_relation(
+        false,
+        &[
+            ("db/0", r#"{"state":"ready"}"#),
+            ("db/1", r#"{"state":"ready"}"#),
+        ],
+        r#"{"upgrade-stack":"[1, 0]"}"#,
+    );
+    let out = u.dispatch("hooks/upgrade-relation-changed", RELATION_CHANGED_ENV);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let calls = u.calls();
+    let set = calls.iter().find(|c| c.tool == "relation-set").unwrap();
+    assert!(set.stdin.contains(r#""state":"failed""#), "{}", set.stdin);
+    assert_eq!(
+        calls.last().unwrap(),
+        &status(
+            "blocked",
+            "workload install 1.0.0 failed: the package did not install (injected fault)"
+        )
+    );
+    assert!(calls.iter().any(|c| c.tool == "juju-log"
+        && c.args[3]
+            .contains("juju run db/leader pre-upgrade-check; then juju refresh db --revision")));
+}
 #[test]
 fn hooks_the_charm_does_not_handle_are_logged_and_exit_zero() {
     let u = Unit::new();
@@ -245,22 +416,6 @@ fn hooks_the_charm_does_not_handle_are_logged_and_exit_zero() {
             ),
         ]
     );
-}
-
-#[test]
-fn peer_relation_changed_touches_nothing_yet() {
-    let u = Unit::new();
-    let out = u.dispatch(
-        "hooks/upgrade-relation-changed",
-        &[
-            ("JUJU_RELATION", "upgrade"),
-            ("JUJU_RELATION_ID", "upgrade:3"),
-            ("JUJU_REMOTE_APP", "db"),
-            ("JUJU_REMOTE_UNIT", "db/1"),
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(u.calls(), vec![state_get()]);
 }
 
 #[test]
@@ -334,6 +489,8 @@ fn legacy_hooks_symlink_without_dispatch_path() {
     let hooks = u.charm_dir.join("hooks");
     std::fs::create_dir_all(&hooks).unwrap();
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_dispatch"), hooks.join("start")).unwrap();
+    u.tools.respond("relation-ids", "[]\n").unwrap();
+    u.set_workload("1.0.0");
     let out = u
         .command(&hooks.join("start"), None)
         .env("JUJU_VERSION", "2.7.6")
@@ -343,10 +500,10 @@ fn legacy_hooks_symlink_without_dispatch_path() {
     // Juju < 2.8 has no charm state: nothing is asked of state-get.
     assert_eq!(
         u.calls(),
-        vec![call(
-            "status-set",
-            &["--application=false", "active", "--", ""],
-            ""
-        )]
+        vec![
+            call("relation-ids", &["--format=json", "upgrade"], ""),
+            call("application-version-set", &["--", "1.0.0"], ""),
+            status("active", ""),
+        ]
     );
 }

@@ -48,7 +48,7 @@ struct Queue {
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError<E: std::error::Error + 'static> {
     /// The charm's handler failed.
-    #[error("handling {event}: {source}")]
+    #[error("handling {event}")]
     Charm {
         /// The event's name.
         event: String,
@@ -57,7 +57,7 @@ pub enum DispatchError<E: std::error::Error + 'static> {
         source: E,
     },
     /// Reading from or writing to Juju failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Model {
         /// What was being done.
         context: &'static str,

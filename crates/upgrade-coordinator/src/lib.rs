@@ -16,6 +16,7 @@ pub mod hooks;
 pub mod k8s;
 pub mod shell;
 pub mod state;
+pub mod testing;
 pub mod view;
 pub mod wire;
 

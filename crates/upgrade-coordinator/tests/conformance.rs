@@ -5,151 +5,14 @@
 //! reference logs nothing at that level. Documented deviations (DEVIATIONS.md) are checked
 //! against their own expectations instead.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use juju_hooks::{Status, StringMap, UnitName};
 use serde::Deserialize;
+use upgrade_coordinator::testing::{call_name, event_of, Doc, Reference, Scenario, ScenarioHooks};
 use upgrade_coordinator::{
-    handle, Call, ClusterNotReady, DependencyError, DependencyModel, Effects, GrantOutcome,
-    KubernetesClientError, Snapshot, StackError, Substrate, UpgradeConfig, UpgradeContext,
-    UpgradeEvent, UpgradeHooks,
+    handle, Call, DependencyModel, Effects, Snapshot, Substrate, UpgradeConfig,
 };
-
-#[derive(Debug, Deserialize)]
-struct Doc {
-    scenario: Scenario,
-    reference: Reference,
-}
-
-#[derive(Debug, Deserialize)]
-struct Scenario {
-    name: String,
-    event: String,
-    substrate: String,
-    unit: u32,
-    leader: bool,
-    relation: bool,
-    units: BTreeMap<u32, StringMap>,
-    app: StringMap,
-    planned_units: Option<usize>,
-    dependency_model: serde_json::Value,
-    hooks: BTreeMap<String, serde_json::Value>,
-    cause: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Reference {
-    action_failure: Option<String>,
-    action_results: Option<StringMap>,
-    crashed: Option<String>,
-    #[serde(default)]
-    unit_status: Option<(String, String)>,
-    #[serde(default)]
-    deferred: Vec<String>,
-    #[serde(default)]
-    unit_data: StringMap,
-    #[serde(default)]
-    app_data: StringMap,
-    calls: Vec<String>,
-    logs: Vec<(String, String)>,
-}
-
-/// The charm hooks a scenario describes.
-struct ScenarioHooks<'s>(&'s BTreeMap<String, serde_json::Value>);
-
-impl ScenarioHooks<'_> {
-    fn word(&self, hook: &str, default: &str) -> String {
-        self.0
-            .get(hook)
-            .and_then(|v| v.as_str())
-            .unwrap_or(default)
-            .to_owned()
-    }
-}
-
-impl UpgradeHooks for ScenarioHooks<'_> {
-    fn pre_upgrade_check(&mut self, _: &mut UpgradeContext<'_>) -> Result<(), ClusterNotReady> {
-        match self.0.get("pre_upgrade_check") {
-            Some(serde_json::Value::Object(e)) => {
-                let text = |k: &str| e.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
-                Err(ClusterNotReady::new(text("message"), text("cause"))
-                    .with_resolution(text("resolution")))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn build_upgrade_stack(&mut self, _: &mut UpgradeContext<'_>) -> Result<Vec<u32>, StackError> {
-        match self.0.get("build_upgrade_stack") {
-            Some(serde_json::Value::Array(ids)) => {
-                Ok(ids.iter().map(|v| v.as_u64().unwrap() as u32).collect())
-            }
-            _ => Err(StackError::NotImplemented),
-        }
-    }
-
-    fn on_upgrade_granted(
-        &mut self,
-        _: &mut UpgradeContext<'_>,
-    ) -> Result<GrantOutcome, DependencyError> {
-        match self.word("on_upgrade_granted", "in_progress").as_str() {
-            "completed" => Ok(GrantOutcome::Completed),
-            "failed" => Ok(GrantOutcome::Failed { cause: None }),
-            "dependency_error" => Err(DependencyError::new(
-                "gandalf_the_grey 4 is too old",
-                "needs >5",
-            )),
-            _ => Ok(GrantOutcome::InProgress),
-        }
-    }
-
-    fn log_rollback_instructions(&mut self, _: &mut UpgradeContext<'_>) {}
-
-    fn set_rolling_update_partition(
-        &mut self,
-        _: &mut UpgradeContext<'_>,
-        _: u32,
-    ) -> Result<(), KubernetesClientError> {
-        if self.word("set_rolling_update_partition", "ok") == "error" {
-            Err(KubernetesClientError::new(
-                "Kubernetes StatefulSet patch failed",
-                "`juju trust` needed",
-            ))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-fn call_name(call: &Call) -> String {
-    match call {
-        Call::UpgradeChanged => "upgrade_changed".into(),
-        Call::PreUpgradeCheck => "pre_upgrade_check".into(),
-        Call::BuildUpgradeStack => "build_upgrade_stack".into(),
-        Call::UpgradeGranted => "upgrade_granted".into(),
-        Call::UpgradeFinished => "upgrade_finished".into(),
-        Call::LogRollbackInstructions => "log_rollback_instructions".into(),
-        Call::SetPartition(n) => format!("set_partition:{n}"),
-        Call::RepairStack => "repair_stack".into(),
-    }
-}
-
-fn event_of(s: &Scenario) -> UpgradeEvent {
-    match s.event.as_str() {
-        "relation-created" => UpgradeEvent::RelationCreated,
-        "relation-changed" => UpgradeEvent::RelationChanged,
-        "upgrade-charm" => UpgradeEvent::UpgradeCharm,
-        "pre-upgrade-check" => UpgradeEvent::PreUpgradeCheck,
-        "resume-upgrade" => UpgradeEvent::ResumeUpgrade,
-        "unit-completed" => UpgradeEvent::UnitCompleted,
-        "unit-failed" => UpgradeEvent::UnitFailed {
-            cause: s.cause.clone(),
-        },
-        "upgrade-finished" => UpgradeEvent::UpgradeFinished,
-        other => panic!("{}: unknown event {other}", s.name),
-    }
-}
 
 /// What our coordinator did, in the reference's terms.
 struct Outcome {
@@ -175,7 +38,7 @@ fn run(s: &Scenario) -> Outcome {
             .insert(UnitName::new("gandalf", *id).unwrap(), bag.clone());
     }
     let mut hooks = ScenarioHooks(&s.hooks);
-    let fx = handle(&config, &me, &event_of(s), &mut snap, &mut hooks).unwrap();
+    let fx = handle(&config, &me, &event_of(s).unwrap(), &mut snap, &mut hooks).unwrap();
     let mut unit_data = if s.relation {
         s.units.get(&s.unit).cloned().unwrap_or_default()
     } else {
@@ -352,7 +215,14 @@ fn every_recorded_scenario_matches_the_reference() {
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let (s, r) = (&doc.scenario, &doc.reference);
         let o = run(s);
-        match check_deviation(s, r, &o) {
+        let checked = check_deviation(s, r, &o);
+        assert_eq!(
+            checked.is_some(),
+            upgrade_coordinator::testing::deviation_of(&s.name).is_some(),
+            "{}: the deviation list in testing.rs and the checks here disagree",
+            s.name
+        );
+        match checked {
             Some(Ok(())) => deviations += 1,
             Some(Err(why)) => failures.push(format!("{} (deviation): {why}\n{:#?}", s.name, o.fx)),
             None => {

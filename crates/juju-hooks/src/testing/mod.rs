@@ -91,6 +91,14 @@ impl ToolRecorder {
         fs::write(d.join("stdout"), stdout)
     }
 
+    /// Calls of `tool` whose last argument is `last_arg` print `stdout` (e.g. `relation-get`
+    /// of one unit's bag), unless a numbered response applies.
+    pub fn respond_for(&self, tool: &str, last_arg: &str, stdout: &str) -> io::Result<()> {
+        let name = format!("{tool}@{}", last_arg.replace('/', "~"));
+        let d = self.response_dir(&name, None)?;
+        fs::write(d.join("stdout"), stdout)
+    }
+
     /// The `nth` call (1-based) of `tool` answers with this output and exit code.
     pub fn respond_nth(
         &self,

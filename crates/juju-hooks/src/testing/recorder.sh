@@ -3,7 +3,7 @@
 # Installed as <root>/bin/<tool> symlinks to <root>/recorder.sh. Each call is stored as
 # <root>/calls/NNNN/{tool,argv,stdin} (argv NUL-separated, stdin to EOF as jujuc reads it),
 # then the response in <root>/responses/<tool>.<k> (k-th call of that tool) or
-# <root>/responses/<tool> is replayed: files stdout, stderr and exit, each optional.
+# <root>/responses/<tool>@<last argument, / as ~> or <root>/responses/<tool> is replayed: files stdout, stderr and exit, each optional.
 set -eu
 tool=$(basename "$0")
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +18,11 @@ printf '%s' "$tool" > "$call/tool"
 : > "$call/argv"
 for a in "$@"; do printf '%s\000' "$a" >> "$call/argv"; done
 cat > "$call/stdin"
+last=""
+for a in "$@"; do last=$a; done
+last=$(printf '%s' "$last" | tr '/' '~')
 resp="$root/responses/$tool.$k"
+[ -d "$resp" ] || resp="$root/responses/$tool@$last"
 [ -d "$resp" ] || resp="$root/responses/$tool"
 code=0
 if [ -d "$resp" ]; then

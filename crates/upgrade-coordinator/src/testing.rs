@@ -1,0 +1,177 @@
+//! Support for replaying the conformance scenarios recorded from the Python reference
+//! (`scripts/record_reference.py`): their file format, and [`ScenarioHooks`], charm hooks
+//! that behave as a scenario says. Used by this crate's conformance test and by the root
+//! package's `scenario-dispatch` binary (the same scenarios through real processes).
+#![allow(missing_docs)]
+
+use std::collections::BTreeMap;
+
+use juju_hooks::StringMap;
+use serde::Deserialize;
+
+use crate::{
+    Call, ClusterNotReady, DependencyError, GrantOutcome, KubernetesClientError, StackError,
+    UpgradeContext, UpgradeEvent, UpgradeHooks,
+};
+
+#[derive(Debug, Deserialize)]
+pub struct Doc {
+    /// Input.
+    pub scenario: Scenario,
+    /// What the reference did.
+    pub reference: Reference,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Scenario {
+    pub name: String,
+    pub event: String,
+    pub substrate: String,
+    pub unit: u32,
+    pub leader: bool,
+    pub relation: bool,
+    pub units: BTreeMap<u32, StringMap>,
+    pub app: StringMap,
+    pub planned_units: Option<usize>,
+    pub dependency_model: serde_json::Value,
+    pub hooks: BTreeMap<String, serde_json::Value>,
+    pub cause: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Reference {
+    pub action_failure: Option<String>,
+    pub action_results: Option<StringMap>,
+    pub crashed: Option<String>,
+    #[serde(default)]
+    pub unit_status: Option<(String, String)>,
+    #[serde(default)]
+    pub deferred: Vec<String>,
+    #[serde(default)]
+    pub unit_data: StringMap,
+    #[serde(default)]
+    pub app_data: StringMap,
+    pub calls: Vec<String>,
+    pub logs: Vec<(String, String)>,
+}
+
+/// The charm hooks a scenario describes.
+pub struct ScenarioHooks<'s>(pub &'s BTreeMap<String, serde_json::Value>);
+
+impl ScenarioHooks<'_> {
+    fn word(&self, hook: &str, default: &str) -> String {
+        self.0
+            .get(hook)
+            .and_then(|v| v.as_str())
+            .unwrap_or(default)
+            .to_owned()
+    }
+}
+
+impl UpgradeHooks for ScenarioHooks<'_> {
+    fn pre_upgrade_check(&mut self, _: &mut UpgradeContext<'_>) -> Result<(), ClusterNotReady> {
+        match self.0.get("pre_upgrade_check") {
+            Some(serde_json::Value::Object(e)) => {
+                let text = |k: &str| e.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+                Err(ClusterNotReady::new(text("message"), text("cause"))
+                    .with_resolution(text("resolution")))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn build_upgrade_stack(&mut self, _: &mut UpgradeContext<'_>) -> Result<Vec<u32>, StackError> {
+        match self.0.get("build_upgrade_stack") {
+            Some(serde_json::Value::Array(ids)) => Ok(ids
+                .iter()
+                .filter_map(|v| v.as_u64().and_then(|n| u32::try_from(n).ok()))
+                .collect()),
+            _ => Err(StackError::NotImplemented),
+        }
+    }
+
+    fn on_upgrade_granted(
+        &mut self,
+        _: &mut UpgradeContext<'_>,
+    ) -> Result<GrantOutcome, DependencyError> {
+        match self.word("on_upgrade_granted", "in_progress").as_str() {
+            "completed" => Ok(GrantOutcome::Completed),
+            "failed" => Ok(GrantOutcome::Failed { cause: None }),
+            "dependency_error" => Err(DependencyError::new(
+                "gandalf_the_grey 4 is too old",
+                "needs >5",
+            )),
+            _ => Ok(GrantOutcome::InProgress),
+        }
+    }
+
+    fn log_rollback_instructions(&mut self, _: &mut UpgradeContext<'_>) {}
+
+    fn set_rolling_update_partition(
+        &mut self,
+        _: &mut UpgradeContext<'_>,
+        _: u32,
+    ) -> Result<(), KubernetesClientError> {
+        if self.word("set_rolling_update_partition", "ok") == "error" {
+            Err(KubernetesClientError::new(
+                "Kubernetes StatefulSet patch failed",
+                "`juju trust` needed",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+pub fn call_name(call: &Call) -> String {
+    match call {
+        Call::UpgradeChanged => "upgrade_changed".into(),
+        Call::PreUpgradeCheck => "pre_upgrade_check".into(),
+        Call::BuildUpgradeStack => "build_upgrade_stack".into(),
+        Call::UpgradeGranted => "upgrade_granted".into(),
+        Call::UpgradeFinished => "upgrade_finished".into(),
+        Call::LogRollbackInstructions => "log_rollback_instructions".into(),
+        Call::SetPartition(n) => format!("set_partition:{n}"),
+        Call::RepairStack => "repair_stack".into(),
+    }
+}
+
+/// The coordinator event of a scenario (`None` for an unknown name).
+pub fn event_of(s: &Scenario) -> Option<UpgradeEvent> {
+    Some(match s.event.as_str() {
+        "relation-created" => UpgradeEvent::RelationCreated,
+        "relation-changed" => UpgradeEvent::RelationChanged,
+        "upgrade-charm" => UpgradeEvent::UpgradeCharm,
+        "pre-upgrade-check" => UpgradeEvent::PreUpgradeCheck,
+        "resume-upgrade" => UpgradeEvent::ResumeUpgrade,
+        "unit-completed" => UpgradeEvent::UnitCompleted,
+        "unit-failed" => UpgradeEvent::UnitFailed {
+            cause: s.cause.clone(),
+        },
+        "upgrade-finished" => UpgradeEvent::UpgradeFinished,
+        _ => return None,
+    })
+}
+
+/// Scenarios where the coordinator deliberately differs from the reference, with the
+/// DEVIATIONS.md entry that explains each.
+pub const DEVIATIONS: &[(&str, &str)] = &[
+    ("changed_top_unit_not_in_relation", "D1"),
+    (
+        "upgrade_charm_first_to_rollback_vm_leader_top_absent_peers",
+        "D1",
+    ),
+    ("upgrade_charm_vm_leader_without_stored_deps", "D2"),
+    ("upgrade_charm_vm_leader_stored_deps_missing_field", "D2"),
+    ("upgrade_charm_vm_leader_stored_deps_malformed", "D2"),
+    ("upgrade_charm_malformed_stack", "D3"),
+    ("changed_malformed_stack_nonlist", "D3"),
+    ("finished_k8s_leader_False_unit_1_error", "D4"),
+    ("completed_k8s_partition_error", "D4"),
+    ("changed_vm_grant_dependency_error", "D5"),
+];
+
+/// The DEVIATIONS.md entry of a scenario, if it is one.
+pub fn deviation_of(name: &str) -> Option<&'static str> {
+    DEVIATIONS.iter().find(|(n, _)| *n == name).map(|(_, d)| *d)
+}

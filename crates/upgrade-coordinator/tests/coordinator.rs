@@ -1,0 +1,260 @@
+//! Behaviour beyond the recorded scenarios: the deviations that have no Python counterpart
+//! to record (DEVIATIONS.md), and what a dispatch reads.
+
+use juju_hooks::{LogLevel, Status, StringMap, UnitName};
+use upgrade_coordinator::{
+    handle, Call, ClusterNotReady, DependencyError, DependencyModel, GrantOutcome, Snapshot,
+    StackError, Substrate, UpgradeConfig, UpgradeContext, UpgradeEvent, UpgradeHooks,
+};
+
+const MODEL: &str =
+    r#"{"app": {"dependencies": {}, "name": "app", "upgrade_supported": ">=1", "version": "2.0"}}"#;
+
+fn config(substrate: Substrate) -> UpgradeConfig {
+    UpgradeConfig {
+        substrate,
+        dependency_model: DependencyModel::from_json(MODEL).unwrap(),
+    }
+}
+
+fn unit(n: u32) -> UnitName {
+    UnitName::new("app", n).unwrap()
+}
+
+fn bag(state: &str) -> StringMap {
+    StringMap::from([("state".to_owned(), state.to_owned())])
+}
+
+/// A snapshot seen from unit `me` with the given unit states and app data.
+fn world(me: u32, leader: bool, states: &[(u32, &str)], app: &[(&str, &str)]) -> Snapshot {
+    let mut s = Snapshot::new(unit(me));
+    s.leader = leader;
+    for (n, st) in states {
+        s.units.insert(unit(*n), bag(st));
+    }
+    s.app = app
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    s
+}
+
+#[derive(Default)]
+struct Hooks {
+    stack: Option<Vec<u32>>,
+    grant: Option<Result<GrantOutcome, DependencyError>>,
+}
+
+impl UpgradeHooks for Hooks {
+    fn pre_upgrade_check(&mut self, _: &mut UpgradeContext<'_>) -> Result<(), ClusterNotReady> {
+        Ok(())
+    }
+    fn build_upgrade_stack(&mut self, _: &mut UpgradeContext<'_>) -> Result<Vec<u32>, StackError> {
+        self.stack.clone().ok_or(StackError::NotImplemented)
+    }
+    fn on_upgrade_granted(
+        &mut self,
+        _: &mut UpgradeContext<'_>,
+    ) -> Result<GrantOutcome, DependencyError> {
+        self.grant.clone().unwrap_or(Ok(GrantOutcome::InProgress))
+    }
+    fn log_rollback_instructions(&mut self, _: &mut UpgradeContext<'_>) {}
+}
+
+#[test]
+fn d6_stack_repair_inserts_missing_units_in_ascending_order_below_the_failed_top() {
+    // Units 0..5; unit 5 failed at the top; 1, 2, 3 completed and were popped; 0 and 4 untouched.
+    let states = [
+        (0, "ready"),
+        (1, "completed"),
+        (2, "completed"),
+        (3, "completed"),
+        (4, "ready"),
+        (5, "failed"),
+    ];
+    let mut w = world(0, true, &states, &[("upgrade-stack", "[0, 4, 5]")]);
+    let fx = handle(
+        &config(Substrate::Vm),
+        &unit(0),
+        &UpgradeEvent::PreUpgradeCheck,
+        &mut w,
+        &mut Hooks::default(),
+    )
+    .unwrap();
+    assert_eq!(fx.app_data["upgrade-stack"], "[0, 4, 1, 2, 3, 5]");
+    assert_eq!(fx.unit_data["state"], "recovery");
+    assert_eq!(
+        fx.status,
+        Some(Status::Blocked("ready to rollback application".into()))
+    );
+    assert_eq!(fx.action_failure, None);
+}
+
+#[test]
+fn d7_a_charm_stack_that_misses_or_repeats_units_fails_the_action_clearly() {
+    let states = [(0, "idle"), (1, "idle"), (2, "idle")];
+    for (stack, why) in [
+        (vec![0, 1], "it leaves out unit(s) 2"),
+        (vec![0, 1, 1, 2], "unit 1 appears more than once"),
+        (vec![0, 1, 2, 7], "unit 7 is not a unit of the application"),
+    ] {
+        let mut w = world(0, true, &states, &[]);
+        let mut hooks = Hooks {
+            stack: Some(stack.clone()),
+            ..Hooks::default()
+        };
+        let fx = handle(
+            &config(Substrate::Vm),
+            &unit(0),
+            &UpgradeEvent::PreUpgradeCheck,
+            &mut w,
+            &mut hooks,
+        )
+        .unwrap();
+        let failure = fx.action_failure.unwrap();
+        assert!(failure.contains(why), "{stack:?}: {failure}");
+        assert!(fx.app_data.is_empty(), "nothing written for {stack:?}");
+    }
+}
+
+#[test]
+fn d8_an_unknown_peer_state_is_named_in_a_warning() {
+    let mut w = world(0, true, &[(0, "idle"), (1, "Idle")], &[]);
+    let fx = handle(
+        &config(Substrate::Vm),
+        &unit(0),
+        &UpgradeEvent::PreUpgradeCheck,
+        &mut w,
+        &mut Hooks::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        fx.action_failure.as_deref(),
+        Some("Cannot run pre-upgrade checks, cluster already upgrading.")
+    );
+    assert!(
+        fx.logs.iter().any(|l| l.level == LogLevel::Warning
+            && l.message
+                .contains("app/1 has an unknown upgrade state \"Idle\"")),
+        "{:?}",
+        fx.logs
+    );
+}
+
+#[test]
+fn d9_a_dependency_error_on_a_single_unit_refresh_marks_it_failed_instead_of_crashing() {
+    let mut w = world(0, true, &[(0, "idle")], &[("upgrade-stack", "[0]")]);
+    let mut hooks = Hooks {
+        grant: Some(Err(DependencyError::new("db too old", "needs ^3"))),
+        ..Hooks::default()
+    };
+    let fx = handle(
+        &config(Substrate::Vm),
+        &unit(0),
+        &UpgradeEvent::UpgradeCharm,
+        &mut w,
+        &mut hooks,
+    )
+    .unwrap();
+    assert_eq!(fx.unit_data["state"], "failed");
+    assert_eq!(fx.status, Some(Status::Blocked(String::new())));
+    assert_eq!(fx.count(&Call::LogRollbackInstructions), 1);
+}
+
+#[test]
+fn d10_resume_upgrade_on_machines_says_it_is_for_kubernetes() {
+    let mut w = world(
+        0,
+        true,
+        &[(0, "ready"), (1, "ready")],
+        &[("upgrade-stack", "[0]")],
+    );
+    let fx = handle(
+        &config(Substrate::Vm),
+        &unit(0),
+        &UpgradeEvent::ResumeUpgrade,
+        &mut w,
+        &mut Hooks::default(),
+    )
+    .unwrap();
+    assert!(fx
+        .action_failure
+        .unwrap()
+        .contains("only used on Kubernetes"));
+    assert!(fx.calls.is_empty());
+}
+
+#[test]
+fn d11_a_completed_machine_leader_re_evaluates_the_stack_by_itself() {
+    // Leader last: 1 and 2 done; the leader is granted, completes, and in the same dispatch
+    // pops itself and finishes the upgrade (the reference needs the charm to call
+    // on_upgrade_changed for this).
+    let mut w = world(
+        0,
+        true,
+        &[(0, "ready"), (1, "completed"), (2, "completed")],
+        &[("upgrade-stack", "[0]")],
+    );
+    let mut hooks = Hooks {
+        grant: Some(Ok(GrantOutcome::Completed)),
+        ..Hooks::default()
+    };
+    let fx = handle(
+        &config(Substrate::Vm),
+        &unit(0),
+        &UpgradeEvent::RelationChanged,
+        &mut w,
+        &mut hooks,
+    )
+    .unwrap();
+    assert_eq!(fx.app_data["upgrade-stack"], "[]");
+    assert_eq!(fx.unit_data["state"], "idle");
+    assert_eq!(fx.status, Some(Status::Active(String::new())));
+    assert_eq!(
+        fx.app_data["dependencies"],
+        upgrade_coordinator::DependencyModel::from_json(MODEL)
+            .unwrap()
+            .to_wire()
+    );
+}
+
+#[test]
+fn dispatches_that_need_no_peer_data_read_none() {
+    // 100 units; a non-leader machine unit's upgrade-charm needs only its own bag and the app bag.
+    let states: Vec<(u32, &str)> = (0..100).map(|n| (n, "idle")).collect();
+    let mut w = world(7, false, &states, &[("upgrade-stack", "[0, 1, 2]")]);
+    let fx = handle(
+        &config(Substrate::Vm),
+        &unit(7),
+        &UpgradeEvent::UpgradeCharm,
+        &mut w,
+        &mut Hooks::default(),
+    )
+    .unwrap();
+    assert_eq!(fx.unit_data["state"], "ready");
+    assert_eq!(w.bag_reads(), 2, "own bag + app bag");
+
+    // relation-created reads only its own bag (for the write) and the app bag on the leader.
+    let mut w = world(7, false, &states, &[]);
+    handle(
+        &config(Substrate::Vm),
+        &unit(7),
+        &UpgradeEvent::RelationCreated,
+        &mut w,
+        &mut Hooks::default(),
+    )
+    .unwrap();
+    assert_eq!(w.bag_reads(), 1);
+
+    // resume-upgrade reads the app bag only.
+    let mut w = world(0, true, &states, &[("upgrade-stack", "[0, 1]")]);
+    handle(
+        &config(Substrate::K8s),
+        &unit(0),
+        &UpgradeEvent::ResumeUpgrade,
+        &mut w,
+        &mut Hooks::default(),
+    )
+    .unwrap();
+    assert_eq!(w.bag_reads(), 1);
+}

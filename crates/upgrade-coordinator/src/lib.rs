@@ -1,10 +1,97 @@
 //! A sans-IO in-place upgrade coordinator for Juju charms, behaviour- and wire-compatible
-//! with Canonical's `charms.data_platform_libs.v0.upgrade` (LIBPATCH 18).
+//! with Canonical's `charms.data_platform_libs.v0.upgrade` (LIBPATCH 18): a fleet can be
+//! refreshed from a Python charm using that library to a Rust charm using this crate in the
+//! middle of an upgrade, because both read and write the same peer-relation data.
+//!
+//! # How it fits in a charm
 //!
 //! One dispatch is one call to [`handle`]: the event, a [`View`] to read the peer relation
 //! through, and the charm's [`UpgradeHooks`] in; [`Effects`] (databag writes, status, action
-//! result, logs, the calls made) out. No process is run here: the charm's shell implements
-//! [`View`] over Juju's hook tools and applies the effects.
+//! result or failure, log lines, the calls made) out. Nothing here runs a process: in a charm,
+//! [`shell::run_event`] reads through Juju's hook tools ([`juju_hooks::Model`]) and stages the
+//! effects; in tests, [`Snapshot`] stands in for Juju.
+//!
+//! The charm ships its versions as a JSON file (see [`deps`]), routes five events here
+//! (the peer relation's `relation-created` and `relation-changed`, `upgrade-charm`, and the
+//! `pre-upgrade-check` and `resume-upgrade` actions) and implements [`UpgradeHooks`].
+//!
+//! # Example
+//!
+//! A machine charm whose units upgrade a workload when granted, leader last:
+//!
+//! ```
+//! use juju_hooks::{LogLevel, Status, UnitName};
+//! use upgrade_coordinator::{
+//!     handle, ClusterNotReady, DependencyError, DependencyModel, GrantOutcome, Snapshot,
+//!     StackError, Substrate, UpgradeConfig, UpgradeContext, UpgradeEvent, UpgradeHooks,
+//! };
+//!
+//! struct MyCharm {
+//!     healthy: bool,
+//! }
+//!
+//! impl UpgradeHooks for MyCharm {
+//!     fn pre_upgrade_check(&mut self, _cx: &mut UpgradeContext<'_>) -> Result<(), ClusterNotReady> {
+//!         if self.healthy {
+//!             Ok(())
+//!         } else {
+//!             Err(ClusterNotReady::new(
+//!                 "Pre-upgrade check failed and cannot safely upgrade",
+//!                 "the workload is not serving",
+//!             ))
+//!         }
+//!     }
+//!
+//!     // Last element upgrades first: the leader (this unit, as the action runs on it) goes last.
+//!     fn build_upgrade_stack(&mut self, cx: &mut UpgradeContext<'_>) -> Result<Vec<u32>, StackError> {
+//!         let mut stack = vec![cx.unit().number()];
+//!         stack.extend(cx.peers().iter().map(UnitName::number));
+//!         Ok(stack)
+//!     }
+//!
+//!     fn on_upgrade_granted(&mut self, cx: &mut UpgradeContext<'_>) -> Result<GrantOutcome, DependencyError> {
+//!         cx.log(LogLevel::Info, "stopping, installing the new version, starting");
+//!         Ok(GrantOutcome::Completed) // or Failed { cause }, or InProgress to report later
+//!     }
+//!
+//!     fn log_rollback_instructions(&mut self, cx: &mut UpgradeContext<'_>) {
+//!         cx.log(LogLevel::Error, "Upgrade failed: run pre-upgrade-check on the leader, then juju refresh back");
+//!     }
+//! }
+//!
+//! let config = UpgradeConfig {
+//!     substrate: Substrate::Vm,
+//!     dependency_model: DependencyModel::from_json(
+//!         r#"{"workload": {"dependencies": {}, "name": "my-workload", "upgrade_supported": ">=1.0", "version": "1.1.0"}}"#,
+//!     )?,
+//! };
+//!
+//! // The operator runs `juju run app/leader pre-upgrade-check` on a healthy 3-unit cluster.
+//! let me = UnitName::new("app", 0)?;
+//! let mut world = Snapshot::new(me.clone());
+//! world.leader = true;
+//! for n in 0..3 {
+//!     world.units.insert(UnitName::new("app", n)?, [("state".to_string(), "idle".to_string())].into());
+//! }
+//! let fx = handle(&config, &me, &UpgradeEvent::PreUpgradeCheck, &mut world, &mut MyCharm { healthy: true })?;
+//! assert_eq!(fx.app_data["upgrade-stack"], "[0, 1, 2]"); // unit 2 goes first
+//! assert_eq!(fx.action_failure, None);
+//!
+//! // After `juju refresh`, unit 2 (top of the stack) sees every unit ready and is granted.
+//! let two = UnitName::new("app", 2)?;
+//! let mut world = Snapshot::new(two.clone());
+//! for n in 0..3 {
+//!     world.units.insert(UnitName::new("app", n)?, [("state".to_string(), "ready".to_string())].into());
+//! }
+//! world.app.insert("upgrade-stack".into(), "[0, 1, 2]".into());
+//! let fx = handle(&config, &two, &UpgradeEvent::RelationChanged, &mut world, &mut MyCharm { healthy: true })?;
+//! assert_eq!(fx.unit_data["state"], "completed");
+//! assert_eq!(fx.status, Some(Status::Maintenance("upgrade completed".into())));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Where this crate deliberately differs from the Python library (never on the wire) is
+//! listed in the repository's `DEVIATIONS.md`.
 #![warn(missing_docs)]
 
 pub mod coordinator;

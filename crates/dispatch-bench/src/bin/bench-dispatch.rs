@@ -3,11 +3,11 @@
 //! library, `scripts/bench_reference_charm.py`, the same trivial hooks), on the same fake hook
 //! tools, per event type and cluster size.
 //!
-//! Own time is CPU time (user + system) of the dispatch process minus the CPU time of every
-//! hook-tool process it ran (each fake tool reports its own), so tool cost is excluded on
-//! both sides. Peak RSS is the maximum resident set of the dispatch's process tree as
-//! `wait4` reports it; the fake tool's own peak is printed beside it (when the tool is the
-//! larger, the dispatch's own peak is at most that).
+//! Own time is the CPU time (user + system) of the dispatch process itself, read from
+//! `/proc/<pid>/task/*/schedstat` when the process stops at its exit under ptrace: the hook
+//! tools it ran are separate processes and are not included, on either side (the work of
+//! spawning them and reading their output is). Peak RSS is the process's `VmHWM` at that
+//! stop. The fake tools cost nothing but their own process.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +37,9 @@ struct Args {
     /// Measured runs per cell for the Python side.
     #[arg(long, default_value_t = 5)]
     python_runs: usize,
+    /// Print the hook tools each first run called.
+    #[arg(long)]
+    show_calls: bool,
     /// Cluster sizes.
     #[arg(long, value_delimiter = ',', default_value = "3,10,100")]
     sizes: Vec<usize>,
@@ -80,6 +83,15 @@ fn app(stack_ids: Option<String>) -> BTreeMap<String, String> {
 
 fn cases() -> Vec<Case> {
     vec![
+        Case {
+            name: "update-status (not an upgrade event: the baseline)",
+            path: "hooks/update-status",
+            substrate: "vm",
+            me: 1,
+            leader: false,
+            hooks: serde_json::json!({}),
+            world: |n| ((0..n).map(|_| Some("idle")).collect(), BTreeMap::new()),
+        },
         Case {
             name: "relation-changed, a waiting unit",
             path: "hooks/upgrade-relation-changed",
@@ -160,7 +172,6 @@ struct Sample {
     own_us: i64,
     calls: usize,
     peak_kib: i64,
-    tool_peak_kib: i64,
 }
 
 fn median(mut v: Vec<i64>) -> i64 {
@@ -168,26 +179,96 @@ fn median(mut v: Vec<i64>) -> i64 {
     v[v.len() / 2]
 }
 
-/// Runs `cmd` and returns (exit ok, user+system µs, max RSS KiB) of its whole process tree.
-fn run_measured(cmd: &mut Command) -> Result<(bool, i64, i64)> {
+/// What one traced run measured.
+struct Measured {
+    ok: bool,
+    /// CPU time of the dispatch process itself (its threads alive at exit), from
+    /// `/proc/<pid>/task/*/schedstat` read at the exit stop: children are not included.
+    own_ns: i64,
+    /// `VmHWM` of the dispatch process at its exit stop.
+    peak_kib: i64,
+}
+
+fn read_own(pid: libc::pid_t) -> (i64, i64) {
+    let mut ns = 0i64;
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            if let Ok(s) = std::fs::read_to_string(task.path().join("schedstat")) {
+                ns += s.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            }
+        }
+    }
+    let hwm = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0);
+    (ns, hwm)
+}
+
+/// Runs `cmd` under ptrace, stopping it just before it exits to read its own CPU time and
+/// peak RSS (children run untraced; their cost is theirs).
+fn run_measured(cmd: &mut Command) -> Result<Measured> {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: PTRACE_TRACEME between fork and exec only touches the child itself.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     let child = cmd.spawn().context("spawning the dispatch")?;
     let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: zeroed rusage is a valid out-parameter; `pid` is our own unwaited child.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
-    if r != pid {
-        bail!("wait4 failed: {}", std::io::Error::last_os_error());
-    }
     std::mem::forget(child);
-    let us = |t: libc::timeval| t.tv_sec as i64 * 1_000_000 + t.tv_usec as i64;
-    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    Ok((ok, us(ru.ru_utime) + us(ru.ru_stime), ru.ru_maxrss))
+    let (mut own_ns, mut peak_kib) = (0, 0);
+    let mut first = true;
+    loop {
+        let mut status = 0;
+        // SAFETY: plain waitpid on our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r != pid {
+            bail!("waitpid failed: {}", std::io::Error::last_os_error());
+        }
+        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+            return Ok(Measured { ok, own_ns, peak_kib });
+        }
+        if !libc::WIFSTOPPED(status) {
+            continue;
+        }
+        let sig = libc::WSTOPSIG(status);
+        let event = status >> 16;
+        let mut inject = 0;
+        if first && sig == libc::SIGTRAP {
+            first = false;
+            // SAFETY: the tracee is stopped; options apply to it only.
+            unsafe {
+                libc::ptrace(
+                    libc::PTRACE_SETOPTIONS,
+                    pid,
+                    0,
+                    (libc::PTRACE_O_TRACEEXIT | libc::PTRACE_O_EXITKILL) as libc::c_long,
+                )
+            };
+        } else if sig == libc::SIGTRAP && event == libc::PTRACE_EVENT_EXIT {
+            (own_ns, peak_kib) = read_own(pid);
+        } else if sig != libc::SIGTRAP {
+            inject = sig;
+        }
+        // SAFETY: resume the stopped tracee, delivering its own signal if it had one.
+        unsafe { libc::ptrace(libc::PTRACE_CONT, pid, 0, inject as libc::c_long) };
+    }
 }
 
 struct Bench {
     dir: tempfile::TempDir,
     tools: PathBuf,
+    show_calls: bool,
 }
 
 impl Bench {
@@ -199,7 +280,11 @@ impl Bench {
         for t in TOOLS {
             std::os::unix::fs::symlink(&fake, tools.join(t))?;
         }
-        Ok(Bench { dir, tools })
+        Ok(Bench {
+            dir,
+            tools,
+            show_calls: false,
+        })
     }
 
     fn sample(&self, program: &Path, charm_dir: &Path, case: &Case, n: usize) -> Result<Sample> {
@@ -254,8 +339,8 @@ impl Bench {
         if let Some(action) = case.path.strip_prefix("actions/") {
             cmd.env("JUJU_ACTION_NAME", action).env("JUJU_ACTION_UUID", "42");
         }
-        let (ok, total_us, peak) = run_measured(&mut cmd)?;
-        if !ok {
+        let m = run_measured(&mut cmd)?;
+        if !m.ok {
             let err = std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default();
             let tail: Vec<&str> = err.lines().rev().take(12).collect();
             bail!(
@@ -266,20 +351,15 @@ impl Bench {
             );
         }
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let (mut tool_us, mut calls, mut tool_peak) = (0i64, 0usize, 0i64);
-        for line in text.lines() {
-            let f: Vec<&str> = line.split(' ').collect();
-            if f.len() == 4 {
-                calls += 1;
-                tool_us += f[1].parse::<i64>()? + f[2].parse::<i64>()?;
-                tool_peak = tool_peak.max(f[3].parse()?);
-            }
+        let calls = text.lines().filter(|l| l.split(' ').count() == 4).count();
+        if self.show_calls {
+            let names: Vec<&str> = text.lines().filter_map(|l| l.split(' ').next()).collect();
+            eprintln!("{} | {} | {n}: {}", program.display(), case.name, names.join(" "));
         }
         Ok(Sample {
-            own_us: total_us - tool_us,
+            own_us: m.own_ns / 1000,
             calls,
-            peak_kib: peak,
-            tool_peak_kib: tool_peak,
+            peak_kib: m.peak_kib,
         })
     }
 
@@ -292,7 +372,6 @@ impl Bench {
             own_us: median(samples.iter().map(|s| s.own_us).collect()),
             calls: samples[0].calls,
             peak_kib: samples.iter().map(|s| s.peak_kib).max().unwrap_or(0),
-            tool_peak_kib: samples.iter().map(|s| s.tool_peak_kib).max().unwrap_or(0),
         })
     }
 }
@@ -327,7 +406,8 @@ fn python_charm(dir: &Path, python: &Path, seed: &Path) -> Result<PathBuf> {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let bench = Bench::new(&args.fake_tool)?;
+    let mut bench = Bench::new(&args.fake_tool)?;
+    bench.show_calls = args.show_calls;
     let ours_dir = bench.dir.path().join("ours");
     std::fs::create_dir_all(&ours_dir)?;
     let ours = std::fs::canonicalize(&args.ours)?;
@@ -335,7 +415,7 @@ fn main() -> Result<()> {
         (Some(p), Some(s)) => Some(python_charm(bench.dir.path(), p, s)?),
         _ => None,
     };
-    println!("| event | units | own CPU, ours | own CPU, reference | ratio | hook-tool calls, ours / reference | peak RSS, ours (tool) | peak RSS, reference |");
+    println!("| event | units | own CPU, ours | own CPU, reference | ratio | hook-tool calls, ours / reference | peak RSS, ours | peak RSS, reference |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for case in cases() {
         for &n in &args.sizes {
@@ -354,7 +434,7 @@ fn main() -> Result<()> {
             let mib = |k: i64| format!("{:.1} MiB", k as f64 / 1024.0);
             match r {
                 Some(r) => println!(
-                    "| {} | {n} | {} | {} | {:.0}x | {} / {} ({:.0}%) | {} ({}) | {} |",
+                    "| {} | {n} | {} | {} | {:.0}x | {} / {} ({:.0}%) | {} | {} |",
                     case.name,
                     ms(o.own_us),
                     ms(r.own_us),
@@ -363,16 +443,14 @@ fn main() -> Result<()> {
                     r.calls,
                     100.0 * o.calls as f64 / r.calls.max(1) as f64,
                     mib(o.peak_kib),
-                    mib(o.tool_peak_kib),
                     mib(r.peak_kib),
                 ),
                 None => println!(
-                    "| {} | {n} | {} | - | - | {} / - | {} ({}) | - |",
+                    "| {} | {n} | {} | - | - | {} / - | {} | - |",
                     case.name,
                     ms(o.own_us),
                     o.calls,
                     mib(o.peak_kib),
-                    mib(o.tool_peak_kib),
                 ),
             }
         }

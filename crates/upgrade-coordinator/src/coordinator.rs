@@ -79,6 +79,7 @@ pub fn handle<V: View, H: UpgradeHooks + ?Sized>(
         leader: None,
         peers: None,
         bags: BTreeMap::new(),
+        own_pending: StringMap::new(),
         app: None,
         stack: None,
         stack_problem_logged: false,
@@ -97,6 +98,8 @@ struct Session<'a, V: View, H: UpgradeHooks + ?Sized> {
     leader: Option<bool>,
     peers: Option<Vec<UnitName>>,
     bags: BTreeMap<UnitName, StringMap>,
+    /// Writes to this unit's bag made before it was read (a write needs no read).
+    own_pending: StringMap,
     app: Option<StringMap>,
     /// The reference's `_upgrade_stack` cache: `None` = not loaded (an empty stored stack
     /// never gets cached, as in the reference, so every access re-reads the bag).
@@ -149,7 +152,10 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
 
     fn bag(&mut self, unit: &UnitName) -> R<&StringMap, V> {
         if !self.bags.contains_key(unit) {
-            let data = self.view.unit_data(unit)?;
+            let mut data = self.view.unit_data(unit)?;
+            if unit == self.unit {
+                data.extend(std::mem::take(&mut self.own_pending));
+            }
             self.bags.insert(unit.clone(), data);
         }
         Ok(&self.bags[unit])
@@ -260,11 +266,10 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
     // ----- writing -----
 
     fn set_own(&mut self, key: &str, value: &str) -> R<(), V> {
-        let me = self.unit.clone();
-        self.bag(&me)?;
-        if let Some(bag) = self.bags.get_mut(&me) {
-            bag.insert(key.to_owned(), value.to_owned());
-        }
+        match self.bags.get_mut(self.unit) {
+            Some(bag) => bag.insert(key.to_owned(), value.to_owned()),
+            None => self.own_pending.insert(key.to_owned(), value.to_owned()),
+        };
         self.fx.unit_data.insert(key.to_owned(), value.to_owned());
         Ok(())
     }
@@ -305,6 +310,8 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
     /// Runs `f` with a hook context over what this dispatch has read.
     fn with_hooks<T>(&mut self, f: impl FnOnce(&mut H, &mut UpgradeContext<'_>) -> T) -> R<T, V> {
         let leader = self.is_leader()?;
+        let me = self.unit.clone();
+        self.bag(&me)?; // hooks see (and may extend) this unit's whole bag
         self.peers()?;
         let peers = self.peers.as_deref().unwrap_or_default();
         let mut cx = UpgradeContext {
@@ -641,7 +648,8 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         }
         let top_state = self.raw_state(&top_unit)?;
 
-        if self.is_leader()? && top_state.as_deref() == Some("completed") {
+        // (Leadership asked second: a unit whose top is not completed never needs it.)
+        if top_state.as_deref() == Some("completed") && self.is_leader()? {
             self.debug(format!(
                 "<ops.model.Unit {top_unit}> has finished upgrading, updating stack..."
             ));

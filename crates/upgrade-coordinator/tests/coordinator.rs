@@ -2,6 +2,7 @@
 //! to record (DEVIATIONS.md), and what a dispatch reads.
 
 use juju_hooks::{LogLevel, Status, StringMap, UnitName};
+use upgrade_coordinator::View as _;
 use upgrade_coordinator::{
     handle, Call, ClusterNotReady, DependencyError, DependencyModel, GrantOutcome, Snapshot,
     StackError, Substrate, UpgradeConfig, UpgradeContext, UpgradeEvent, UpgradeHooks,
@@ -220,7 +221,8 @@ fn d11_a_completed_machine_leader_re_evaluates_the_stack_by_itself() {
 
 #[test]
 fn dispatches_that_need_no_peer_data_read_none() {
-    // 100 units; a non-leader machine unit's upgrade-charm needs only its own bag and the app bag.
+    // 100 units; a non-leader machine unit's upgrade-charm reads only the app bag (the stack)
+    // and writes its own `state` without reading its bag.
     let states: Vec<(u32, &str)> = (0..100).map(|n| (n, "idle")).collect();
     let mut w = world(7, false, &states, &[("upgrade-stack", "[0, 1, 2]")]);
     let fx = handle(
@@ -232,11 +234,11 @@ fn dispatches_that_need_no_peer_data_read_none() {
     )
     .unwrap();
     assert_eq!(fx.unit_data["state"], "ready");
-    assert_eq!(w.bag_reads(), 2, "own bag + app bag");
+    assert_eq!(w.bag_reads(), 1, "the app bag only");
 
     // relation-created reads only its own bag (for the write) and the app bag on the leader.
     let mut w = world(7, false, &states, &[]);
-    handle(
+    let fx = handle(
         &config(Substrate::Vm),
         &unit(7),
         &UpgradeEvent::RelationCreated,
@@ -244,7 +246,50 @@ fn dispatches_that_need_no_peer_data_read_none() {
         &mut Hooks::default(),
     )
     .unwrap();
-    assert_eq!(w.bag_reads(), 1);
+    assert_eq!(fx.unit_data["state"], "idle");
+    assert_eq!(w.bag_reads(), 0, "relation-created only writes");
+
+    // A waiting unit whose top is not completed never asks for leadership.
+    struct NoLeader(Snapshot);
+    impl upgrade_coordinator::View for NoLeader {
+        type Error = std::convert::Infallible;
+        fn has_relation(&mut self) -> Result<bool, Self::Error> {
+            self.0.has_relation()
+        }
+        fn is_leader(&mut self) -> Result<bool, Self::Error> {
+            panic!("is-leader asked")
+        }
+        fn peers(&mut self) -> Result<Vec<UnitName>, Self::Error> {
+            self.0.peers()
+        }
+        fn unit_data(&mut self, u: &UnitName) -> Result<StringMap, Self::Error> {
+            self.0.unit_data(u)
+        }
+        fn app_data(&mut self) -> Result<StringMap, Self::Error> {
+            self.0.app_data()
+        }
+        fn planned_units(&mut self) -> Result<usize, Self::Error> {
+            self.0.planned_units()
+        }
+    }
+    let mut w = NoLeader(world(
+        1,
+        false,
+        &[(0, "ready"), (1, "ready"), (2, "upgrading")],
+        &[("upgrade-stack", "[0, 1, 2]")],
+    ));
+    let fx = handle(
+        &config(Substrate::Vm),
+        &unit(1),
+        &UpgradeEvent::RelationChanged,
+        &mut w,
+        &mut Hooks::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        fx.status,
+        Some(Status::Waiting("other units upgrading first...".into()))
+    );
 
     // resume-upgrade reads the app bag only.
     let mut w = world(0, true, &states, &[("upgrade-stack", "[0, 1]")]);

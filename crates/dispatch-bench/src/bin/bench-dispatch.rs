@@ -46,11 +46,35 @@ struct Args {
 }
 
 const TOOLS: &[&str] = &[
-    "relation-ids", "relation-list", "relation-get", "relation-set", "is-leader", "goal-state",
-    "state-get", "state-set", "state-delete", "config-get", "action-get", "action-set",
-    "action-fail", "action-log", "juju-log", "status-set", "status-get", "application-version-set",
-    "leader-get", "leader-set", "network-get", "resource-get", "opened-ports", "storage-get",
-    "storage-list", "secret-get", "credential-get", "juju-reboot", "pod-spec-set",
+    "relation-ids",
+    "relation-list",
+    "relation-get",
+    "relation-set",
+    "is-leader",
+    "goal-state",
+    "state-get",
+    "state-set",
+    "state-delete",
+    "config-get",
+    "action-get",
+    "action-set",
+    "action-fail",
+    "action-log",
+    "juju-log",
+    "status-set",
+    "status-get",
+    "application-version-set",
+    "leader-get",
+    "leader-set",
+    "network-get",
+    "resource-get",
+    "opened-ports",
+    "storage-get",
+    "storage-list",
+    "secret-get",
+    "credential-get",
+    "juju-reboot",
+    "pod-spec-set",
 ];
 
 const DEPS: &str = r#"{"gandalf_the_white": {"dependencies": {"gandalf_the_grey": ">5"}, "name": "gandalf", "upgrade_supported": ">1.2", "version": "7"}}"#;
@@ -69,7 +93,10 @@ struct Case {
 }
 
 fn stack(ids: impl Iterator<Item = usize>) -> String {
-    format!("[{}]", ids.map(|i| i.to_string()).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        ids.map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+    )
 }
 
 fn app(stack_ids: Option<String>) -> BTreeMap<String, String> {
@@ -100,7 +127,9 @@ fn cases() -> Vec<Case> {
             leader: false,
             hooks: serde_json::json!({}),
             world: |n| {
-                let states = (0..n).map(|i| Some(if i == n - 1 { "upgrading" } else { "ready" })).collect();
+                let states = (0..n)
+                    .map(|i| Some(if i == n - 1 { "upgrading" } else { "ready" }))
+                    .collect();
                 (states, app(Some(stack(0..n))))
             },
         },
@@ -112,7 +141,9 @@ fn cases() -> Vec<Case> {
             leader: true,
             hooks: serde_json::json!({}),
             world: |n| {
-                let states = (0..n).map(|i| Some(if i == n - 1 { "completed" } else { "ready" })).collect();
+                let states = (0..n)
+                    .map(|i| Some(if i == n - 1 { "completed" } else { "ready" }))
+                    .collect();
                 (states, app(Some(stack(0..n))))
             },
         },
@@ -132,7 +163,12 @@ fn cases() -> Vec<Case> {
             me: 1,
             leader: false,
             hooks: serde_json::json!({}),
-            world: |n| ((0..n).map(|_| Some("idle")).collect(), app(Some(stack(0..n)))),
+            world: |n| {
+                (
+                    (0..n).map(|_| Some("idle")).collect(),
+                    app(Some(stack(0..n))),
+                )
+            },
         },
         Case {
             name: "upgrade-charm, leader (version check)",
@@ -141,7 +177,12 @@ fn cases() -> Vec<Case> {
             me: 0,
             leader: true,
             hooks: serde_json::json!({}),
-            world: |n| ((0..n).map(|_| Some("idle")).collect(), app(Some(stack(0..n)))),
+            world: |n| {
+                (
+                    (0..n).map(|_| Some("idle")).collect(),
+                    app(Some(stack(0..n))),
+                )
+            },
         },
         Case {
             name: "pre-upgrade-check, leader",
@@ -160,7 +201,9 @@ fn cases() -> Vec<Case> {
             leader: true,
             hooks: serde_json::json!({}),
             world: |n| {
-                let states = (0..n).map(|i| Some(if i == n - 1 { "completed" } else { "upgrading" })).collect();
+                let states = (0..n)
+                    .map(|i| Some(if i == n - 1 { "completed" } else { "upgrading" }))
+                    .collect();
                 (states, app(Some(stack(0..n - 1))))
             },
         },
@@ -194,7 +237,11 @@ fn read_own(pid: libc::pid_t) -> (i64, i64) {
     if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
         for task in tasks.flatten() {
             if let Ok(s) = std::fs::read_to_string(task.path().join("schedstat")) {
-                ns += s.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0);
+                ns += s
+                    .split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
             }
         }
     }
@@ -236,7 +283,11 @@ fn run_measured(cmd: &mut Command) -> Result<Measured> {
         }
         if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
             let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-            return Ok(Measured { ok, own_ns, peak_kib });
+            return Ok(Measured {
+                ok,
+                own_ns,
+                peak_kib,
+            });
         }
         if !libc::WIFSTOPPED(status) {
             continue;
@@ -318,7 +369,9 @@ impl Bench {
             .current_dir(charm_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::from(std::fs::File::create(self.dir.path().join("stderr"))?))
+            .stderr(Stdio::from(std::fs::File::create(
+                self.dir.path().join("stderr"),
+            )?))
             .env("PATH", format!("{}:/usr/bin:/bin", self.tools.display()))
             .env("FAKE_JUJU_WORLD", &world_file)
             .env("FAKE_JUJU_LOG", &log)
@@ -330,14 +383,19 @@ impl Bench {
             .env("SCENARIO_HOOKS", hooks.to_string())
             .env("UPGRADE_REFERENCE_SUBSTRATE", case.substrate);
         if case.path.contains("relation") {
-            let remote = if case.me == 0 { "gandalf/1" } else { "gandalf/0" };
+            let remote = if case.me == 0 {
+                "gandalf/1"
+            } else {
+                "gandalf/0"
+            };
             cmd.env("JUJU_RELATION", "upgrade")
                 .env("JUJU_RELATION_ID", "upgrade:7")
                 .env("JUJU_REMOTE_APP", "gandalf")
                 .env("JUJU_REMOTE_UNIT", remote);
         }
         if let Some(action) = case.path.strip_prefix("actions/") {
-            cmd.env("JUJU_ACTION_NAME", action).env("JUJU_ACTION_UUID", "42");
+            cmd.env("JUJU_ACTION_NAME", action)
+                .env("JUJU_ACTION_UUID", "42");
         }
         let m = run_measured(&mut cmd)?;
         if !m.ok {
@@ -354,7 +412,12 @@ impl Bench {
         let calls = text.lines().filter(|l| l.split(' ').count() == 4).count();
         if self.show_calls {
             let names: Vec<&str> = text.lines().filter_map(|l| l.split(' ').next()).collect();
-            eprintln!("{} | {} | {n}: {}", program.display(), case.name, names.join(" "));
+            eprintln!(
+                "{} | {} | {n}: {}",
+                program.display(),
+                case.name,
+                names.join(" ")
+            );
         }
         Ok(Sample {
             own_us: m.own_ns / 1000,
@@ -363,7 +426,14 @@ impl Bench {
         })
     }
 
-    fn measure(&self, program: &Path, charm_dir: &Path, case: &Case, n: usize, runs: usize) -> Result<Sample> {
+    fn measure(
+        &self,
+        program: &Path,
+        charm_dir: &Path,
+        case: &Case,
+        n: usize,
+        runs: usize,
+    ) -> Result<Sample> {
         self.sample(program, charm_dir, case, n)?; // warm-up (page cache, ops' state file)
         let samples: Vec<Sample> = (0..runs)
             .map(|_| self.sample(program, charm_dir, case, n))
@@ -381,7 +451,11 @@ fn python_charm(dir: &Path, python: &Path, seed: &Path) -> Result<PathBuf> {
     let lib = charm.join("lib/charms/data_platform_libs/v0");
     std::fs::create_dir_all(&lib)?;
     std::fs::create_dir_all(charm.join("src"))?;
-    for d in ["lib/charms", "lib/charms/data_platform_libs", "lib/charms/data_platform_libs/v0"] {
+    for d in [
+        "lib/charms",
+        "lib/charms/data_platform_libs",
+        "lib/charms/data_platform_libs/v0",
+    ] {
         std::fs::write(charm.join(d).join("__init__.py"), "")?;
     }
     let text = std::fs::read_to_string(seed)?;
@@ -393,11 +467,20 @@ fn python_charm(dir: &Path, python: &Path, seed: &Path) -> Result<PathBuf> {
         charm.join("src/charm.py"),
         include_str!("../../../../scripts/bench_reference_charm.py"),
     )?;
-    std::fs::write(charm.join("metadata.yaml"), "name: gandalf\npeers:\n  upgrade:\n    interface: upgrade\n")?;
-    std::fs::write(charm.join("actions.yaml"), "pre-upgrade-check: {}\nresume-upgrade: {}\n")?;
+    std::fs::write(
+        charm.join("metadata.yaml"),
+        "name: gandalf\npeers:\n  upgrade:\n    interface: upgrade\n",
+    )?;
+    std::fs::write(
+        charm.join("actions.yaml"),
+        "pre-upgrade-check: {}\nresume-upgrade: {}\n",
+    )?;
     let python = std::path::absolute(python)?; // not canonicalize: a venv python is a symlink
     let dispatch = charm.join("dispatch");
-    std::fs::write(&dispatch, format!("#!/bin/sh\nexec '{}' ./src/charm.py\n", python.display()))?;
+    std::fs::write(
+        &dispatch,
+        format!("#!/bin/sh\nexec '{}' ./src/charm.py\n", python.display()),
+    )?;
     let mut perms = std::fs::metadata(&dispatch)?.permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
     std::fs::set_permissions(&dispatch, perms)?;
@@ -427,7 +510,9 @@ fn main() -> Result<()> {
             std::fs::write(ours_dir.join("versions.json"), DEPS)?;
             let o = bench.measure(&ours, &ours_dir, &case, n, args.runs)?;
             let r = match &python {
-                Some(p) => Some(bench.measure(&p.join("dispatch"), p, &case, n, args.python_runs)?),
+                Some(p) => {
+                    Some(bench.measure(&p.join("dispatch"), p, &case, n, args.python_runs)?)
+                }
                 None => None,
             };
             let ms = |us: i64| format!("{:.2} ms", us as f64 / 1000.0);

@@ -24,7 +24,12 @@ fn rusage_line(tool: &str) -> String {
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
     let us = |t: libc::timeval| t.tv_sec as i64 * 1_000_000 + t.tv_usec as i64;
-    format!("{tool} {} {} {}\n", us(ru.ru_utime), us(ru.ru_stime), ru.ru_maxrss)
+    format!(
+        "{tool} {} {} {}\n",
+        us(ru.ru_utime),
+        us(ru.ru_stime),
+        ru.ru_maxrss
+    )
 }
 
 fn main() {
@@ -41,9 +46,15 @@ fn main() {
         .expect("FAKE_JUJU_WORLD names a readable world file");
     let app = world.unit.split('/').next().unwrap_or_default().to_owned();
     let out = match tool.as_str() {
-        "relation-ids" => serde_json::to_string(&world.relation.iter().collect::<Vec<_>>()).unwrap(),
+        "relation-ids" => {
+            serde_json::to_string(&world.relation.iter().collect::<Vec<_>>()).unwrap()
+        }
         "relation-list" => serde_json::to_string(
-            &world.units.keys().filter(|u| **u != world.unit).collect::<Vec<_>>(),
+            &world
+                .units
+                .keys()
+                .filter(|u| **u != world.unit)
+                .collect::<Vec<_>>(),
         )
         .unwrap(),
         "relation-get" => {
@@ -63,7 +74,12 @@ fn main() {
         "is-leader" => world.leader.to_string(),
         "goal-state" => {
             let units: BTreeMap<String, serde_json::Value> = (0..world.planned_units)
-                .map(|i| (format!("{app}/{i}"), serde_json::json!({"status": "active", "since": "2026-11-24 10:00:00Z"})))
+                .map(|i| {
+                    (
+                        format!("{app}/{i}"),
+                        serde_json::json!({"status": "active", "since": "2026-11-24 10:00:00Z"}),
+                    )
+                })
                 .collect();
             serde_json::json!({"units": units, "relations": {}}).to_string()
         }
@@ -82,7 +98,11 @@ fn main() {
         println!("{out}");
     }
     if let Ok(log) = std::env::var("FAKE_JUJU_LOG") {
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+        {
             let _ = f.write_all(rusage_line(&tool).as_bytes());
         }
     }

@@ -152,7 +152,7 @@ impl<W: Workload> ReferenceCharm<W> {
     /// Publishes the workload's health in this unit's peer databag (when the relation exists).
     fn publish_health(&mut self, model: &mut Model<'_>) -> Result<Health, CharmError> {
         let health = self.workload.health();
-        if let Some(rel) = model.relation(PEER_RELATION)? {
+        if let Some(rel) = model.peer_relation(PEER_RELATION)? {
             let (h, v) = health_fields(&health);
             model.relation_set(&rel, WriteTarget::OwnUnit, HEALTH_KEY, &h)?;
             model.relation_set(&rel, WriteTarget::OwnUnit, VERSION_KEY, &v)?;
@@ -162,7 +162,7 @@ impl<W: Workload> ReferenceCharm<W> {
 
     /// This unit's upgrade state (after this dispatch's writes).
     fn own_state(&mut self, model: &mut Model<'_>) -> Result<Option<UnitState>, CharmError> {
-        let Some(rel) = model.relation(PEER_RELATION)? else {
+        let Some(rel) = model.peer_relation(PEER_RELATION)? else {
             return Ok(None);
         };
         let me = juju_hooks::Bag::Unit(model.unit().clone());
@@ -392,6 +392,14 @@ impl<W: Workload> Charm for ReferenceCharm<W> {
                 self.settle_status(model)?;
             }
             Event::UpdateStatus => self.settle_status(model)?,
+            Event::ConfigChanged => {
+                let debug = model
+                    .config()?
+                    .get("debug-logs")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false);
+                model.set_debug_logs(debug);
+            }
             Event::UpgradeCharm => {
                 let Some(fx) = self.coordinate(UpgradeEvent::UpgradeCharm, model)? else {
                     return Ok(Handled::Done);
@@ -432,7 +440,6 @@ impl<W: Workload> Charm for ReferenceCharm<W> {
             }
             Event::Stop
             | Event::Remove
-            | Event::ConfigChanged
             | Event::LeaderElected
             | Event::LeaderSettingsChanged
             | Event::Relation(_) => {}

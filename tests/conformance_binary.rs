@@ -121,7 +121,8 @@ fn run_scenario(s: &Scenario) -> Result<Observed, String> {
         .env("JUJU_VERSION", "3.6.7")
         .env("JUJU_DISPATCH_PATH", &path)
         .env("SCENARIO_HOOKS", serde_json::to_string(&s.hooks).unwrap())
-        .env("UPGRADE_REFERENCE_SUBSTRATE", &s.substrate);
+        .env("UPGRADE_REFERENCE_SUBSTRATE", &s.substrate)
+        .env("SCENARIO_DEBUG_LOGS", "1");
     if s.event.starts_with("relation-") {
         cmd.env("JUJU_RELATION", "upgrade")
             .env("JUJU_RELATION_ID", "upgrade:7")
@@ -198,7 +199,10 @@ fn observe(s: &Scenario, calls: &[RecordedCall]) -> Observed {
             }
             "juju-log" => {
                 assert_eq!((args[0], args[2]), ("--log-level", "--"));
-                o.logs.push((args[1].to_owned(), args[3].to_owned()));
+                // Consecutive lines of one level arrive in one call.
+                for line in args[3].split('\n') {
+                    o.logs.push((args[1].to_owned(), line.to_owned()));
+                }
             }
             "state-set" => {
                 o.deferred |= c.stdin.contains("upgrade_charm") || c.stdin.contains("upgrade-charm")

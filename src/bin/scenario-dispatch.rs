@@ -5,7 +5,8 @@
 //! (`tests/conformance_binary.rs`). Not packed into the charm.
 //!
 //! Environment: what Juju sets, plus `SCENARIO_HOOKS` (the scenario's `hooks` object, JSON)
-//! and `UPGRADE_REFERENCE_SUBSTRATE` (`vm` or `k8s`). The dependency model is the charm
+//! and `UPGRADE_REFERENCE_SUBSTRATE` (`vm` or `k8s`); `SCENARIO_DEBUG_LOGS` (any value) sends
+//! DEBUG lines too, as the recordings have them. The dependency model is the charm
 //! directory's `versions.json`.
 
 use std::collections::BTreeMap;
@@ -28,6 +29,9 @@ impl Charm for ScenarioCharm {
     type Error = ModelError;
 
     fn handle(&mut self, event: &Event, model: &mut Model<'_>) -> Result<Handled, ModelError> {
+        if std::env::var_os("SCENARIO_DEBUG_LOGS").is_some() {
+            model.set_debug_logs(true);
+        }
         let event = match event {
             Event::UpgradeCharm => UpgradeEvent::UpgradeCharm,
             Event::Relation(r) if r.relation.endpoint() == "upgrade" => match r.kind {

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::context::{Event, HookContext};
+use crate::hints::Hints;
 use crate::model::{FlushReport, Model, ModelError};
 use crate::tools::{HookTools, LogLevel};
 
@@ -73,6 +74,15 @@ pub enum DispatchError<E: std::error::Error + 'static> {
         /// The action's name.
         action: String,
     },
+    /// The flag that a deferred event is stored could not be written to the charm directory.
+    #[error("cannot record in {path} that an event is deferred")]
+    Hints {
+        /// The hints file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// A handler deferred an event, but the agent has no charm state to keep it in.
     #[error("cannot defer {event}: Juju {version} has no charm state (needs 2.8 or later); failing the hook so Juju retries it")]
     NoCharmState {
@@ -104,7 +114,24 @@ fn model_err<E: std::error::Error>(
     move |source| DispatchError::Model { context, source }
 }
 
+/// Events after which the queue is always read, whatever the hints say: the first hooks a
+/// unit runs after its charm directory was recreated (a new pod on Kubernetes) or replaced.
+fn always_reads_queue(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::Install
+            | Event::Start
+            | Event::UpgradeCharm
+            | Event::LeaderElected
+            | Event::ConfigChanged
+    )
+}
+
 /// Run one dispatch of `ctx.event` for `charm` over `tools`.
+///
+/// The unit's [`Hints`] (in the charm directory) spare calls: the deferred-event queue is
+/// read from charm state only when one may exist (or on the events of
+/// [`always_reads_queue`]), and peer relations are not looked up again once known.
 pub fn dispatch<C: Charm>(
     ctx: &HookContext,
     tools: &dyn HookTools,
@@ -115,14 +142,45 @@ pub fn dispatch<C: Charm>(
         _ => None,
     };
     let mut model = Model::new(tools, ctx.unit.clone(), ctx.event.name(), action);
+    let (hints, problem) = Hints::load(&ctx.charm_dir);
+    model.apply_hints(&hints);
+    if let Event::Relation(r) = &ctx.event {
+        model.set_event_relation(r.relation.clone());
+    }
+    if let Some(problem) = problem {
+        model.log(LogLevel::Warning, &problem);
+    }
+    let result = run(ctx, &mut model, charm, &hints);
+    match result {
+        Ok(mut report) => {
+            report.flush = model
+                .flush()
+                .map_err(model_err("writing changes to Juju"))?;
+            Ok(report)
+        }
+        Err(e) => {
+            model.send_logs();
+            Err(e)
+        }
+    }
+}
+
+fn run<C: Charm>(
+    ctx: &HookContext,
+    model: &mut Model<'_>,
+    charm: &mut C,
+    hints: &Hints,
+) -> Result<DispatchReport, DispatchError<C::Error>> {
     let mut report = DispatchReport::default();
     let has_state = ctx.juju_version.has_charm_state();
-
-    let (mut queue, mut queue_changed) = if has_state {
-        load_queue(&mut model).map_err(model_err("reading deferred events"))?
+    let read_now = has_state && (hints.maybe_deferred || always_reads_queue(&ctx.event));
+    let mut queue_read = read_now;
+    let (mut queue, mut queue_changed) = if read_now {
+        load_queue(model).map_err(model_err("reading deferred events"))?
     } else {
         (Queue::default(), false)
     };
+    let queued_at_start = !queue.events.is_empty();
 
     // 1. Deferred events first, in the order they were deferred.
     let mut kept = Vec::with_capacity(queue.events.len());
@@ -149,7 +207,7 @@ pub fn dispatch<C: Charm>(
             LogLevel::Debug,
             &format!("re-running deferred {} event", event.name()),
         );
-        match charm.handle(&event, &mut model) {
+        match charm.handle(&event, model) {
             Ok(Handled::Done) => {
                 report.reemitted_done += 1;
                 queue_changed = true;
@@ -166,7 +224,7 @@ pub fn dispatch<C: Charm>(
     queue.events = kept;
 
     // 2. The event Juju sent.
-    match charm.handle(&ctx.event, &mut model) {
+    match charm.handle(&ctx.event, model) {
         Ok(Handled::Done) => {}
         Ok(Handled::Defer) => {
             if let Event::Action(a) = &ctx.event {
@@ -181,6 +239,16 @@ pub fn dispatch<C: Charm>(
                 });
             }
             report.deferred_current = true;
+            if !queue_read {
+                // The hints said no queue; make sure before writing one over it.
+                let (stored, changed) =
+                    load_queue(model).map_err(model_err("reading deferred events"))?;
+                queue_read = true;
+                queue_changed |= changed;
+                let mut merged = stored.events;
+                merged.append(&mut queue.events);
+                queue.events = merged;
+            }
             // Like ops: an identical event already waiting is not queued twice.
             if !queue.events.contains(&ctx.event) {
                 queue.events.push(ctx.event.clone());
@@ -200,7 +268,32 @@ pub fn dispatch<C: Charm>(
     }
     report.still_deferred = queue.events.len();
 
-    // 3. Persist the queue with everything else, then write once.
+    // 3. Remember whether a queue may exist (before anything is written: if the writes then
+    //    fail, the flag errs towards reading), then persist the queue with everything else.
+    let mut new_hints = model.hints();
+    new_hints.maybe_deferred = queued_at_start || !queue.events.is_empty();
+    if !queue_read {
+        new_hints.maybe_deferred |= hints.maybe_deferred;
+    }
+    if new_hints != *hints {
+        if let Err(e) = new_hints.save(&ctx.charm_dir) {
+            if new_hints.maybe_deferred && !hints.maybe_deferred {
+                // Without the flag a later dispatch might not look for the queue.
+                return Err(DispatchError::Hints {
+                    path: ctx
+                        .charm_dir
+                        .join(crate::hints::HINTS_FILE)
+                        .display()
+                        .to_string(),
+                    source: e,
+                });
+            }
+            model.log(
+                LogLevel::Warning,
+                &format!("cannot save {}: {e}", crate::hints::HINTS_FILE),
+            );
+        }
+    }
     if queue_changed {
         let value = if queue.events.is_empty() {
             None
@@ -212,9 +305,6 @@ pub fn dispatch<C: Charm>(
             .set_charm_state(DEFERRED_KEY, value)
             .map_err(model_err("storing deferred events"))?;
     }
-    report.flush = model
-        .flush()
-        .map_err(model_err("writing changes to Juju"))?;
     Ok(report)
 }
 

@@ -39,6 +39,7 @@
 pub mod context;
 pub mod dispatch;
 pub mod fake;
+pub mod hints;
 pub mod model;
 pub mod names;
 pub mod process;
@@ -50,6 +51,7 @@ pub use context::{
 };
 pub use dispatch::{dispatch, Charm, DispatchError, DispatchReport, Handled, DEFERRED_KEY};
 pub use fake::{FakeHookTools, FakeState};
+pub use hints::{Hints, HINTS_FILE};
 pub use model::{FlushReport, Model, ModelError, ModelResult};
 pub use names::{JujuVersion, NameError, RelationId, UnitName};
 pub use process::ProcessHookTools;

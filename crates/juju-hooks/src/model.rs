@@ -6,10 +6,15 @@
 //! hook. The model therefore stages *everything* that should only be seen if the dispatch
 //! succeeds, and [`Model::flush`] writes it in this order: relation data (one `relation-set`
 //! per bag, only the keys that change), charm state, workload version, application status,
-//! unit status, action results, action failure. Logging goes out at once: a log line is
-//! wanted most when a hook fails.
+//! unit status, action results, action failure. Log lines are sent before those writes, and
+//! by the dispatcher before it reports a failure, consecutive lines of one level in one
+//! `juju-log` call; DEBUG lines only when the unit's hints say so (Juju's default model
+//! logging level drops them anyway).
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+
+use crate::hints::Hints;
 
 use crate::names::{RelationId, UnitName};
 use crate::tools::{
@@ -83,6 +88,10 @@ pub struct Model<'t> {
     workload_version: Option<String>,
     action_results: StringMap,
     action_failure: Option<String>,
+    logs: RefCell<Vec<(LogLevel, String)>>,
+    debug_logs: bool,
+    event_relation: Option<RelationId>,
+    peer_relations: BTreeMap<String, RelationId>,
 }
 
 impl<'t> Model<'t> {
@@ -113,7 +122,65 @@ impl<'t> Model<'t> {
             workload_version: None,
             action_results: StringMap::new(),
             action_failure: None,
+            logs: RefCell::new(Vec::new()),
+            debug_logs: true,
+            event_relation: None,
+            peer_relations: BTreeMap::new(),
         }
+    }
+
+    /// Starts from what the unit remembered (peer relation ids, whether DEBUG lines are
+    /// sent). Without hints every relation is looked up and every line is sent.
+    pub fn apply_hints(&mut self, hints: &Hints) {
+        self.debug_logs = hints.debug_logs;
+        for (endpoint, id) in &hints.peer_relations {
+            if let Ok(rel) = id.parse::<RelationId>() {
+                if rel.endpoint() == endpoint {
+                    self.peer_relations.insert(endpoint.clone(), rel);
+                }
+            }
+        }
+    }
+
+    /// What the unit should remember after this dispatch (the dispatcher adds its own).
+    pub fn hints(&self) -> Hints {
+        Hints {
+            v: 1,
+            peer_relations: self
+                .peer_relations
+                .iter()
+                .map(|(e, r)| (e.clone(), r.to_string()))
+                .collect(),
+            maybe_deferred: false,
+            debug_logs: self.debug_logs,
+        }
+    }
+
+    /// The relation of the current relation event, if this dispatch is one.
+    pub fn set_event_relation(&mut self, relation: RelationId) {
+        self.event_relation = Some(relation);
+    }
+
+    /// Whether DEBUG lines are sent to `juju-log` (remembered across dispatches).
+    pub fn set_debug_logs(&mut self, on: bool) {
+        self.debug_logs = on;
+    }
+
+    /// The peer relation of `endpoint` (declared under `peers:`, so there is at most one,
+    /// and it lives as long as the application). Taken from the current event or from what
+    /// the unit remembered; otherwise looked up with `relation-ids` and remembered.
+    pub fn peer_relation(&mut self, endpoint: &str) -> ModelResult<Option<RelationId>> {
+        if let Some(r) = self.peer_relations.get(endpoint) {
+            return Ok(Some(r.clone()));
+        }
+        let found = match &self.event_relation {
+            Some(r) if r.endpoint() == endpoint => Some(r.clone()),
+            _ => self.relation(endpoint)?,
+        };
+        if let Some(r) = &found {
+            self.peer_relations.insert(endpoint.to_owned(), r.clone());
+        }
+        Ok(found)
     }
 
     /// This unit.
@@ -393,16 +460,43 @@ impl<'t> Model<'t> {
         Ok(())
     }
 
-    /// Log to `juju debug-log` at once. Logging never fails a hook: if `juju-log` fails the
-    /// line goes to stderr, which Juju logs at WARNING.
+    /// Log to `juju debug-log`. Lines are sent when the dispatch ends or fails (see
+    /// [`Model::send_logs`]); DEBUG lines only if enabled ([`Model::set_debug_logs`]).
     pub fn log(&self, level: LogLevel, message: &str) {
-        if let Err(e) = self.tools.juju_log(level, message) {
-            eprintln!("{} {message} (juju-log failed: {e})", level.as_str());
+        if level == LogLevel::Debug && !self.debug_logs {
+            return;
+        }
+        self.logs.borrow_mut().push((level, message.to_owned()));
+    }
+
+    /// Sends the pending log lines: consecutive lines of one level in one `juju-log` call.
+    /// Logging never fails a hook: if `juju-log` fails the lines go to stderr, which Juju
+    /// logs at WARNING.
+    pub fn send_logs(&self) {
+        let lines = std::mem::take(&mut *self.logs.borrow_mut());
+        let mut i = 0;
+        while i < lines.len() {
+            let level = lines[i].0;
+            let mut j = i;
+            while j < lines.len() && lines[j].0 == level {
+                j += 1;
+            }
+            let text = lines[i..j]
+                .iter()
+                .map(|(_, m)| m.as_str())
+                .collect::<Vec<_>>()
+                .join("\n");
+            if let Err(e) = self.tools.juju_log(level, &text) {
+                eprintln!("{} {text} (juju-log failed: {e})", level.as_str());
+            }
+            i = j;
         }
     }
 
-    /// Write everything staged, each bag at most once and only what changes.
+    /// Send the log lines, then write everything staged, each bag at most once and only
+    /// what changes.
     pub fn flush(mut self) -> ModelResult<FlushReport> {
+        self.send_logs();
         let mut report = FlushReport::default();
         let staged = std::mem::take(&mut self.staged_bags);
         for ((relation, target), writes) in staged {

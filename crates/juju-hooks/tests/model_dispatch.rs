@@ -18,12 +18,18 @@ fn rel() -> RelationId {
     "upgrade:3".parse().unwrap()
 }
 
+thread_local! {
+    /// One charm directory per test (each test runs on its own thread): the unit's hints
+    /// persist across the dispatches of a test, as they do on a real unit.
+    static CHARM_DIR: PathBuf = tempfile::tempdir().unwrap().keep();
+}
+
 fn ctx(event: Event) -> HookContext {
     HookContext {
         unit: unit("db/0"),
         model_name: "dev".into(),
         model_uuid: None,
-        charm_dir: PathBuf::from("/charm"),
+        charm_dir: CHARM_DIR.with(|d| d.clone()),
         juju_version: "3.6.7".parse().unwrap(),
         dispatch_path: event.dispatch_path(),
         event,
@@ -226,16 +232,41 @@ fn action_results_and_failure_once_and_only_in_actions() {
 }
 
 #[test]
-fn logging_is_immediate_and_never_fails_the_hook() {
+fn logging_batches_lines_per_level_and_never_fails_the_hook() {
     let tools = fake(true);
     let m = Model::new(&tools, unit("db/0"), "start", None);
-    m.log(LogLevel::Info, "hello");
-    tools.fail_next("juju-log", "cannot reach the agent");
-    m.log(LogLevel::Info, "lost to stderr, not fatal");
+    m.log(LogLevel::Info, "one");
+    m.log(LogLevel::Info, "two");
+    m.log(LogLevel::Debug, "detail");
+    m.log(LogLevel::Info, "three");
+    assert!(tools.state().logs.is_empty(), "sent when the dispatch ends");
+    m.send_logs();
     assert_eq!(
         tools.state().logs,
-        vec![(LogLevel::Info, "hello".to_string())]
+        vec![
+            (LogLevel::Info, "one\ntwo".to_string()),
+            (LogLevel::Debug, "detail".to_string()),
+            (LogLevel::Info, "three".to_string()),
+        ]
     );
+    assert_eq!(tools.count("juju-log"), 3);
+
+    tools.fail_next("juju-log", "cannot reach the agent");
+    m.log(LogLevel::Info, "lost to stderr, not fatal");
+    m.send_logs();
+    assert_eq!(tools.state().logs.len(), 3);
+
+    // DEBUG lines are dropped when the unit's hints say so (the dispatcher's default).
+    let mut m = Model::new(&tools, unit("db/0"), "start", None);
+    m.apply_hints(&juju_hooks::Hints::default());
+    m.log(LogLevel::Debug, "not sent");
+    m.log(LogLevel::Warning, "sent");
+    m.flush().unwrap();
+    assert_eq!(
+        tools.state().logs.last().unwrap(),
+        &(LogLevel::Warning, "sent".to_string())
+    );
+    assert_eq!(tools.state().logs.len(), 4);
 }
 
 #[test]
@@ -269,7 +300,7 @@ impl Charm for Deferrer {
             return Err(Boom);
         }
         match event {
-            Event::UpgradeCharm => {
+            Event::UpgradeCharm | Event::LeaderSettingsChanged => {
                 let Some(r) = model.relation("upgrade").map_err(|_| Boom)? else {
                     return Ok(Handled::Defer);
                 };
@@ -435,7 +466,8 @@ fn deferred_relation_event_is_dropped_when_the_relation_is_gone() {
     });
     // The stored relation event keeps its name through the `event` tag; build it for real.
     let mut charm = Deferrer::default();
-    let report = dispatch(&ctx(Event::UpdateStatus), &tools, &mut charm);
+    // `start` always reads the queue, whatever the unit's hints say.
+    let report = dispatch(&ctx(Event::Start), &tools, &mut charm);
     // The hand-written second entry is not a valid Event (its tag is a hook name), so the
     // whole queue is unreadable: discarded with an error log rather than failing forever.
     let report = report.unwrap();
@@ -464,11 +496,14 @@ fn deferred_relation_event_is_dropped_when_the_relation_is_gone() {
         s.charm_state.insert(DEFERRED_KEY.into(), queue.to_string());
     });
     let mut charm = Deferrer::default();
-    let report = dispatch(&ctx(Event::UpdateStatus), &tools, &mut charm).unwrap();
+    let report = dispatch(&ctx(Event::ConfigChanged), &tools, &mut charm).unwrap();
     tools.commit();
     assert_eq!(report.dropped, 1);
     assert_eq!(report.reemitted_done, 1);
-    assert_eq!(charm.handled, ["upgrade-relation-changed", "update-status"]);
+    assert_eq!(
+        charm.handled,
+        ["upgrade-relation-changed", "config-changed"]
+    );
     assert!(queued(&tools).is_empty());
 }
 
@@ -489,7 +524,7 @@ fn a_dispatch_reads_and_writes_each_bag_at_most_once() {
     impl Charm for Busy {
         type Error = ModelError;
         fn handle(&mut self, _e: &Event, m: &mut Model<'_>) -> Result<Handled, ModelError> {
-            let r = m.relation("upgrade")?.expect("relation");
+            let r = m.peer_relation("upgrade")?.expect("relation");
             for _ in 0..5 {
                 let mut units = m.relation_units(&r)?;
                 units.push(m.unit().clone());
@@ -524,6 +559,68 @@ fn a_dispatch_reads_and_writes_each_bag_at_most_once() {
     assert_eq!(tools.count("relation-set"), 2);
     assert_eq!(tools.count("status-set"), 1);
     assert_eq!(tools.count("is-leader"), 1);
-    assert_eq!(tools.count("state-get"), 1);
+    // No deferred event can be stored (the unit's hints say so): the queue is not read.
+    assert_eq!(tools.count("state-get"), 0);
+    // The relation of the event is known from the environment: no relation-ids.
+    assert_eq!(tools.count("relation-ids"), 0);
     assert_eq!(tools.count("state-set") + tools.count("state-delete"), 0);
+}
+
+#[test]
+fn the_queue_is_read_only_when_one_may_exist() {
+    let tools = without_relation();
+    let mut charm = Deferrer::default();
+    let dir = CHARM_DIR.with(|d| d.clone());
+
+    // Nothing deferred yet: a plain hook does not ask for charm state.
+    assert!(run(&tools, &mut charm, Event::UpdateStatus));
+    assert_eq!(tools.count("state-get"), 0);
+
+    // upgrade-charm always reads; it defers, and the hint now says a queue exists.
+    assert!(run(&tools, &mut charm, Event::UpgradeCharm));
+    assert_eq!(queued(&tools), ["upgrade-charm"]);
+    assert!(juju_hooks::Hints::load(&dir).0.maybe_deferred);
+    let before = tools.count("state-get");
+    assert!(run(&tools, &mut charm, Event::UpdateStatus));
+    assert_eq!(tools.count("state-get"), before + 1);
+
+    // The relation appears: the deferred event runs; the hint stays until a dispatch has
+    // seen the committed queue empty.
+    tools.with_state(|s| {
+        s.relations.insert(
+            rel(),
+            juju_hooks::fake::FakeRelation {
+                remote_app: "db".into(),
+                ..Default::default()
+            },
+        );
+    });
+    tools.commit();
+    assert!(run(&tools, &mut charm, Event::UpdateStatus));
+    assert!(queued(&tools).is_empty());
+    assert!(juju_hooks::Hints::load(&dir).0.maybe_deferred);
+    assert!(run(&tools, &mut charm, Event::UpdateStatus));
+    assert!(!juju_hooks::Hints::load(&dir).0.maybe_deferred);
+    let before = tools.count("state-get");
+    assert!(run(&tools, &mut charm, Event::UpdateStatus));
+    assert_eq!(
+        tools.count("state-get"),
+        before,
+        "hint cleared: not read again"
+    );
+}
+
+#[test]
+fn lost_hints_never_lose_a_deferred_event() {
+    // A queue exists but the charm directory was recreated (new pod): the hints are gone.
+    let tools = without_relation();
+    let mut charm = Deferrer::default();
+    assert!(run(&tools, &mut charm, Event::UpgradeCharm));
+    let dir = CHARM_DIR.with(|d| d.clone());
+    std::fs::remove_file(dir.join(juju_hooks::HINTS_FILE)).unwrap();
+
+    // A hook that does not read the queue defers another event: the stored queue is read
+    // before it is written, so the first event is kept.
+    assert!(run(&tools, &mut charm, Event::LeaderSettingsChanged));
+    assert_eq!(queued(&tools), ["upgrade-charm", "leader-settings-changed"]);
 }

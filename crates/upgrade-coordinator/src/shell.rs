@@ -30,7 +30,7 @@ impl<'m, 't> ModelView<'m, 't> {
     /// The peer relation, if it exists.
     pub fn relation(&mut self) -> Result<Option<RelationId>, ModelError> {
         if self.relation.is_none() {
-            self.relation = Some(self.model.relation(self.endpoint)?);
+            self.relation = Some(self.model.peer_relation(self.endpoint)?);
         }
         Ok(self.relation.clone().flatten())
     }

@@ -2,7 +2,6 @@
 //! to record (DEVIATIONS.md), and what a dispatch reads.
 
 use juju_hooks::{LogLevel, Status, StringMap, UnitName};
-use upgrade_coordinator::View as _;
 use upgrade_coordinator::{
     handle, Call, ClusterNotReady, DependencyError, DependencyModel, GrantOutcome, Snapshot,
     StackError, Substrate, UpgradeConfig, UpgradeContext, UpgradeEvent, UpgradeHooks,

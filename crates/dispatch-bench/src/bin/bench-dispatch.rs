@@ -80,6 +80,9 @@ const TOOLS: &[&str] = &[
 const DEPS: &str = r#"{"gandalf_the_white": {"dependencies": {"gandalf_the_grey": ">5"}, "name": "gandalf", "upgrade_supported": ">1.2", "version": "7"}}"#;
 const OLD_DEPS: &str = r#"{"gandalf_the_white": {"dependencies": {"gandalf_the_grey": ">5"}, "name": "gandalf", "upgrade_supported": ">1.2", "version": "1.3"}}"#;
 
+/// Unit states (index = unit number; `None` = no state yet) and the app bag.
+type World = (Vec<Option<&'static str>>, BTreeMap<String, String>);
+
 /// One benchmarked situation.
 struct Case {
     name: &'static str,
@@ -89,7 +92,7 @@ struct Case {
     leader: bool,
     hooks: serde_json::Value,
     /// (unit states, app bag) for n units.
-    world: fn(usize) -> (Vec<Option<&'static str>>, BTreeMap<String, String>),
+    world: fn(usize) -> World,
 }
 
 fn stack(ids: impl Iterator<Item = usize>) -> String {

@@ -395,7 +395,12 @@ fn hooks_the_charm_does_not_handle_cost_nothing_and_exit_zero() {
     let u = Unit::new();
     let out = u.dispatch("hooks/data-storage-attached", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    // No deferred event can be waiting and DEBUG lines are off: not one hook tool.
+    // A new unit looks for deferred events once, then remembers there are none.
+    assert_eq!(u.calls(), vec![state_get()]);
+    u.tools.clear().unwrap();
+    let out = u.dispatch("hooks/data-storage-attached", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Nothing can be waiting and DEBUG lines are off: not one hook tool.
     assert_eq!(u.calls(), vec![]);
 }
 

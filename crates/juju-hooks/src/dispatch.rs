@@ -114,24 +114,12 @@ fn model_err<E: std::error::Error>(
     move |source| DispatchError::Model { context, source }
 }
 
-/// Events after which the queue is always read, whatever the hints say: the first hooks a
-/// unit runs after its charm directory was recreated (a new pod on Kubernetes) or replaced.
-fn always_reads_queue(event: &Event) -> bool {
-    matches!(
-        event,
-        Event::Install
-            | Event::Start
-            | Event::UpgradeCharm
-            | Event::LeaderElected
-            | Event::ConfigChanged
-    )
-}
-
 /// Run one dispatch of `ctx.event` for `charm` over `tools`.
 ///
 /// The unit's [`Hints`] (in the charm directory) spare calls: the deferred-event queue is
-/// read from charm state only when one may exist (or on the events of
-/// [`always_reads_queue`]), and peer relations are not looked up again once known.
+/// read from charm state only when one may exist, or when the unit has no hints (a new unit,
+/// or a charm directory recreated with a new pod: then the first dispatch reads it and
+/// writes the hints), and peer relations are not looked up again once known.
 pub fn dispatch<C: Charm>(
     ctx: &HookContext,
     tools: &dyn HookTools,
@@ -143,6 +131,7 @@ pub fn dispatch<C: Charm>(
     };
     let mut model = Model::new(tools, ctx.unit.clone(), ctx.event.name(), action);
     let (hints, problem) = Hints::load(&ctx.charm_dir);
+    let hints_known = hints.v != 0;
     model.apply_hints(&hints);
     if let Event::Relation(r) = &ctx.event {
         model.set_event_relation(r.relation.clone());
@@ -150,7 +139,7 @@ pub fn dispatch<C: Charm>(
     if let Some(problem) = problem {
         model.log(LogLevel::Warning, &problem);
     }
-    let result = run(ctx, &mut model, charm, &hints);
+    let result = run(ctx, &mut model, charm, &hints, hints_known);
     match result {
         Ok(mut report) => {
             report.flush = model
@@ -170,10 +159,11 @@ fn run<C: Charm>(
     model: &mut Model<'_>,
     charm: &mut C,
     hints: &Hints,
+    hints_known: bool,
 ) -> Result<DispatchReport, DispatchError<C::Error>> {
     let mut report = DispatchReport::default();
     let has_state = ctx.juju_version.has_charm_state();
-    let read_now = has_state && (hints.maybe_deferred || always_reads_queue(&ctx.event));
+    let read_now = has_state && (hints.maybe_deferred || !hints_known);
     let mut queue_read = read_now;
     let (mut queue, mut queue_changed) = if read_now {
         load_queue(model).map_err(model_err("reading deferred events"))?

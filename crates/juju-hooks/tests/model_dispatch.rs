@@ -466,7 +466,7 @@ fn deferred_relation_event_is_dropped_when_the_relation_is_gone() {
     });
     // The stored relation event keeps its name through the `event` tag; build it for real.
     let mut charm = Deferrer::default();
-    // `start` always reads the queue, whatever the unit's hints say.
+    // A unit without hints reads the queue.
     let report = dispatch(&ctx(Event::Start), &tools, &mut charm);
     // The hand-written second entry is not a valid Event (its tag is a hook name), so the
     // whole queue is unreadable: discarded with an error log rather than failing forever.
@@ -496,6 +496,8 @@ fn deferred_relation_event_is_dropped_when_the_relation_is_gone() {
         s.charm_state.insert(DEFERRED_KEY.into(), queue.to_string());
     });
     let mut charm = Deferrer::default();
+    // (Stored behind the hints' back: forget them so that the queue is read.)
+    let _ = std::fs::remove_file(CHARM_DIR.with(|d| d.join(juju_hooks::HINTS_FILE)));
     let report = dispatch(&ctx(Event::ConfigChanged), &tools, &mut charm).unwrap();
     tools.commit();
     assert_eq!(report.dropped, 1);
@@ -544,6 +546,13 @@ fn a_dispatch_reads_and_writes_each_bag_at_most_once() {
         }
     }
     let tools = fake(true);
+    // A unit that has run before: its hints say no deferred event is stored.
+    juju_hooks::Hints {
+        v: 1,
+        ..Default::default()
+    }
+    .save(&CHARM_DIR.with(|d| d.clone()))
+    .unwrap();
     dispatch(&ctx(peer_changed("db/1")), &tools, &mut Busy).unwrap();
     let gets: Vec<String> = tools
         .calls()
@@ -572,11 +581,16 @@ fn the_queue_is_read_only_when_one_may_exist() {
     let mut charm = Deferrer::default();
     let dir = CHARM_DIR.with(|d| d.clone());
 
-    // Nothing deferred yet: a plain hook does not ask for charm state.
+    // A new unit has no hints: its first dispatch reads the queue and writes them.
     assert!(run(&tools, &mut charm, Event::UpdateStatus));
-    assert_eq!(tools.count("state-get"), 0);
+    assert_eq!(tools.count("state-get"), 1);
+    assert!(!juju_hooks::Hints::load(&dir).0.maybe_deferred);
+    // Nothing deferred: the next hooks do not ask for charm state.
+    assert!(run(&tools, &mut charm, Event::UpdateStatus));
+    assert_eq!(tools.count("state-get"), 1);
 
-    // upgrade-charm always reads; it defers, and the hint now says a queue exists.
+    // upgrade-charm defers (reading the queue before writing one); the hint now says a
+    // queue exists.
     assert!(run(&tools, &mut charm, Event::UpgradeCharm));
     assert_eq!(queued(&tools), ["upgrade-charm"]);
     assert!(juju_hooks::Hints::load(&dir).0.maybe_deferred);

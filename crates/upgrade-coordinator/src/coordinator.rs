@@ -310,8 +310,6 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
     /// Runs `f` with a hook context over what this dispatch has read.
     fn with_hooks<T>(&mut self, f: impl FnOnce(&mut H, &mut UpgradeContext<'_>) -> T) -> R<T, V> {
         let leader = self.is_leader()?;
-        let me = self.unit.clone();
-        self.bag(&me)?; // hooks see (and may extend) this unit's whole bag
         self.peers()?;
         let peers = self.peers.as_deref().unwrap_or_default();
         let mut cx = UpgradeContext {
@@ -321,6 +319,7 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
             model: &self.config.dependency_model,
             peers,
             bags: &mut self.bags,
+            own_pending: &mut self.own_pending,
             effects: &mut self.fx,
         };
         Ok(f(self.hooks, &mut cx))

@@ -51,6 +51,7 @@ pub struct UpgradeContext<'c> {
     pub(crate) model: &'c DependencyModel,
     pub(crate) peers: &'c [UnitName],
     pub(crate) bags: &'c mut BTreeMap<UnitName, StringMap>,
+    pub(crate) own_pending: &'c mut StringMap,
     pub(crate) effects: &'c mut Effects,
 }
 
@@ -80,9 +81,9 @@ impl UpgradeContext<'_> {
         self.peers
     }
 
-    /// A unit's databag as read in this dispatch (this unit's, with its pending writes).
-    /// Before `pre_upgrade_check` every unit's bag has been read; elsewhere a bag not needed
-    /// by the coordinator is `None`.
+    /// A unit's databag as read in this dispatch (this unit's with its pending writes).
+    /// Before `pre_upgrade_check` every unit's bag has been read; elsewhere a bag the
+    /// coordinator did not need is `None` (it reads nothing it does not need).
     pub fn unit_data(&self, unit: &UnitName) -> Option<&StringMap> {
         self.bags.get(unit)
     }
@@ -101,10 +102,10 @@ impl UpgradeContext<'_> {
         if key == "state" {
             return false;
         }
-        self.bags
-            .entry(self.unit.clone())
-            .or_default()
-            .insert(key.to_owned(), value.to_owned());
+        match self.bags.get_mut(self.unit) {
+            Some(bag) => bag.insert(key.to_owned(), value.to_owned()),
+            None => self.own_pending.insert(key.to_owned(), value.to_owned()),
+        };
         self.effects
             .unit_data
             .insert(key.to_owned(), value.to_owned());

@@ -23,7 +23,7 @@ fn rusage_line(tool: &str) -> String {
     // SAFETY: getrusage writes into the zeroed struct we pass; no other invariants.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    let us = |t: libc::timeval| t.tv_sec as i64 * 1_000_000 + t.tv_usec as i64;
+    let us = |t: libc::timeval| t.tv_sec * 1_000_000 + t.tv_usec;
     format!(
         "{tool} {} {} {}\n",
         us(ru.ru_utime),

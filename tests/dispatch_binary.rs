@@ -524,3 +524,44 @@ fn legacy_hooks_symlink_without_dispatch_path() {
         ]
     );
 }
+
+#[test]
+fn kubernetes_single_unit_refresh_upgrades_the_workload_and_finishes() {
+    let u = Unit::new();
+    u.set_workload("0.9.0");
+    let stored = r#"{"workload": {"dependencies": {}, "name": "upgrade-reference-workload", "upgrade_supported": ">=1.0", "version": "1.0.0"}, "charm": {"dependencies": {}, "name": "upgrade-reference", "upgrade_supported": ">=1", "version": "1"}}"#;
+    let app = serde_json::json!({"upgrade-stack": "[0]", "dependencies": stored}).to_string();
+    u.in_relation(true, &[("db/0", r#"{"state":"idle"}"#)], &app);
+    u.tools
+        .respond(
+            "goal-state",
+            "{\"units\":{\"db/0\":{\"status\":\"active\",\"since\":\"2026-11-24 10:00:00Z\"}},\"relations\":{}}\n",
+        )
+        .unwrap();
+    let out = u.dispatch(
+        "hooks/upgrade-charm",
+        &[("UPGRADE_REFERENCE_SUBSTRATE", "k8s")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let calls = u.calls();
+    let sets: Vec<&RecordedCall> = calls.iter().filter(|c| c.tool == "relation-set").collect();
+    // The unit upgraded (upgrading -> completed), the leader popped it and, the stack being
+    // empty, went idle and stored the new versions, all in one dispatch: one write per bag,
+    // and `state` is not among the keys written because it ends where it started (idle).
+    assert_eq!(sets.len(), 2, "{calls:#?}");
+    assert_eq!(
+        sets[0].stdin,
+        r#"{"workload-health":"healthy","workload-version":"1.0.0"}"#
+    );
+    let app_written: serde_json::Value = serde_json::from_str(&sets[1].stdin).unwrap();
+    assert_eq!(app_written["upgrade-stack"], "[]");
+    // The stored versions are byte-identical to this charm's (as Python's json.dumps writes
+    // them), so rewriting them changes nothing and is not sent.
+    assert!(app_written.get("dependencies").is_none(), "{app_written}");
+    assert_eq!(calls.last().unwrap(), &status("active", ""));
+    assert!(calls.iter().any(|c| c.tool == "juju-log"
+        && c.args[3].contains(
+            "db/0 unit upgraded. Evaluate and run `resume-upgrade` action to continue upgrade"
+        )));
+    assert_eq!(u.workload_file("running").as_deref(), Some("1.0.0\n"));
+}

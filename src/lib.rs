@@ -9,7 +9,9 @@
 //!   and `workload-version` in each unit's peer databag) and its own workload directly.
 //! - When granted, a unit stops the workload, installs the version of the `workload` entry
 //!   of `versions.json`, starts it, checks it, and reports completed or failed.
-//! - Its rollback instructions name the exact commands.
+//! - Its rollback instructions name the exact commands: at `pre-upgrade-check` the leader
+//!   stores the charm URL Juju deployed (`.juju-charm`) under `rollback-charm` in the app bag,
+//!   and a failed unit logs `juju refresh <app> --revision <that revision>`.
 //!
 //! The workload sits behind [`Workload`]; `dispatch` picks [`SystemdWorkload`] on a machine
 //! and [`DirWorkload`] when `UPGRADE_REFERENCE_WORKLOAD_DIR` is set (simulator, tests).
@@ -19,7 +21,7 @@ pub mod workload;
 use std::path::{Path, PathBuf};
 
 use juju_hooks::{
-    Charm, Event, Handled, LogLevel, Model, ModelError, RelationEventKind, Status, WriteTarget,
+    Bag, Charm, Event, Handled, LogLevel, Model, ModelError, RelationEventKind, Status, WriteTarget,
 };
 use upgrade_coordinator::shell::run_event;
 use upgrade_coordinator::{
@@ -47,6 +49,42 @@ pub const WORKLOAD_ENTRY: &str = "workload";
 pub const HEALTH_KEY: &str = "workload-health";
 /// Unit databag key: the workload version the unit runs.
 pub const VERSION_KEY: &str = "workload-version";
+
+/// Application databag key (leader-written at `pre-upgrade-check`): the charm URL the
+/// application ran before the upgrade, e.g. `ch:amd64/noble/upgrade-reference-12`, so that a
+/// failed unit can name the exact refresh back. An extra key: Python peers ignore it.
+pub const ROLLBACK_CHARM_KEY: &str = "rollback-charm";
+
+/// Where Juju records the charm URL a unit runs (`<charm dir>/.juju-charm`).
+pub const CHARM_URL_FILE: &str = ".juju-charm";
+
+/// The charm URL of `charm_dir` (`ch:amd64/noble/name-12`, `local:noble/name-3`), if Juju
+/// wrote one.
+pub fn deployed_charm_url(charm_dir: &Path) -> Option<String> {
+    std::fs::read_to_string(charm_dir.join(CHARM_URL_FILE))
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty() && !s.contains(char::is_whitespace))
+}
+
+/// The exact command that refreshes `app` back to the charm `url` (as read from
+/// `.juju-charm`): `--revision N` for a Charmhub charm, `--path` for a local one.
+pub fn refresh_back_command(app: &str, url: Option<&str>) -> String {
+    let revision = url
+        .and_then(|u| u.rsplit_once('-'))
+        .and_then(|(_, r)| r.parse::<u32>().ok());
+    match (url, revision) {
+        (Some(u), Some(r)) if u.starts_with("ch:") || u.starts_with("cs:") => {
+            format!("juju refresh {app} --revision {r}")
+        }
+        (Some(u), Some(r)) if u.starts_with("local:") => format!(
+            "juju refresh {app} --path <the .charm file deployed as local revision {r}>"
+        ),
+        _ => format!(
+            "juju refresh {app} --revision <the previous revision> (or --path <the previous .charm file>)"
+        ),
+    }
+}
 
 /// The message of the pre-upgrade check's failure.
 pub const PRE_CHECK_FAILED: &str = "Pre-upgrade check failed and cannot safely upgrade";
@@ -134,10 +172,24 @@ impl<W: Workload> ReferenceCharm<W> {
         };
         let target = self.target_version().unwrap_or_default();
         let app = model.app().to_owned();
+        // Events that can fail a unit need the refresh-back command; the coordinator reads the
+        // app bag on those anyway (one cached read).
+        let rollback_charm = match event {
+            UpgradeEvent::RelationCreated
+            | UpgradeEvent::PreUpgradeCheck
+            | UpgradeEvent::ResumeUpgrade => None,
+            _ => match model.peer_relation(PEER_RELATION)? {
+                Some(rel) => {
+                    model.relation_get(&rel, &Bag::App(app.clone()), ROLLBACK_CHARM_KEY)?
+                }
+                None => None,
+            },
+        };
         let mut hooks = Hooks {
             workload: &mut self.workload,
             partition: &mut self.partition,
             target,
+            refresh_back: refresh_back_command(&app, rollback_charm.as_deref()),
             app,
         };
         Ok(Some(run_event(
@@ -290,6 +342,7 @@ struct Hooks<'a, W: Workload> {
     partition: &'a mut Option<PartitionFn>,
     target: String,
     app: String,
+    refresh_back: String,
 }
 
 impl<W: Workload> UpgradeHooks for Hooks<'_, W> {
@@ -358,8 +411,9 @@ impl<W: Workload> UpgradeHooks for Hooks<'_, W> {
         cx.log(
             LogLevel::Error,
             format!(
-                "Upgrade failed on {}. To roll back: juju run {app}/leader pre-upgrade-check; then juju refresh {app} --revision <the previous revision> (or juju refresh {app} --path <the previous .charm file>)",
-                cx.unit()
+                "Upgrade failed on {}. To roll back: juju run {app}/leader pre-upgrade-check; then {}",
+                cx.unit(),
+                self.refresh_back
             ),
         );
     }
@@ -426,7 +480,25 @@ impl<W: Workload> Charm for ReferenceCharm<W> {
             },
             Event::Action(action) => match action.name.as_str() {
                 "pre-upgrade-check" => {
-                    self.coordinate(UpgradeEvent::PreUpgradeCheck, model)?;
+                    let fx = self.coordinate(UpgradeEvent::PreUpgradeCheck, model)?;
+                    // A new upgrade stack (not a repaired one: then this unit already runs
+                    // the new charm): remember what to refresh back to.
+                    if fx.is_some_and(|fx| {
+                        fx.app_data.contains_key(upgrade_coordinator::STACK_KEY)
+                            && !fx.unit_data.contains_key(STATE_KEY)
+                    }) {
+                        if let (Some(url), Some(rel)) = (
+                            deployed_charm_url(&self.charm_dir),
+                            model.peer_relation(PEER_RELATION)?,
+                        ) {
+                            model.relation_set(
+                                &rel,
+                                WriteTarget::OwnApp,
+                                ROLLBACK_CHARM_KEY,
+                                &url,
+                            )?;
+                        }
+                    }
                 }
                 "resume-upgrade" => {
                     self.coordinate(UpgradeEvent::ResumeUpgrade, model)?;
@@ -445,5 +517,28 @@ impl<W: Workload> Charm for ReferenceCharm<W> {
             | Event::Relation(_) => {}
         }
         Ok(Handled::Done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_back_names_the_revision_or_the_file() {
+        assert_eq!(
+            refresh_back_command("db", Some("ch:amd64/noble/upgrade-reference-12")),
+            "juju refresh db --revision 12"
+        );
+        assert_eq!(
+            refresh_back_command("db", Some("local:noble/upgrade-reference-3")),
+            "juju refresh db --path <the .charm file deployed as local revision 3>"
+        );
+        for url in [None, Some("ch:weird"), Some("ftp:x-1")] {
+            assert!(
+                refresh_back_command("db", url).contains("<the previous revision>"),
+                "{url:?}"
+            );
+        }
     }
 }

@@ -287,6 +287,32 @@ fn pre_upgrade_check_on_the_leader_writes_a_leader_last_stack() {
 }
 
 #[test]
+fn pre_upgrade_check_remembers_the_charm_to_refresh_back_to() {
+    let u = Unit::new();
+    u.set_workload("1.0.0");
+    std::fs::write(
+        u.charm_dir.join(".juju-charm"),
+        "ch:amd64/noble/upgrade-reference-12\n",
+    )
+    .unwrap();
+    let healthy = r#"{"state":"idle","workload-health":"healthy"}"#;
+    u.in_relation(true, &[("db/0", healthy), ("db/1", healthy)], "{}");
+    let out = u.dispatch(
+        "actions/pre-upgrade-check",
+        &[
+            ("JUJU_ACTION_NAME", "pre-upgrade-check"),
+            ("JUJU_ACTION_UUID", "7"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(u.calls().contains(&call(
+        "relation-set",
+        &["-r", "upgrade:3", "--app", "--file", "-"],
+        r#"{"rollback-charm":"ch:amd64/noble/upgrade-reference-12","upgrade-stack":"[0, 1]"}"#
+    )));
+}
+
+#[test]
 fn pre_upgrade_check_refuses_an_unhealthy_cluster_with_the_unit_and_reason() {
     let u = Unit::new();
     u.set_workload("1.0.0");

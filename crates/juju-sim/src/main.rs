@@ -1,0 +1,211 @@
+//! `juju-sim`: run a whole rolling upgrade of the reference charm on this machine.
+//!
+//! Also the fake hook tools: called as `relation-get`, `status-set`, ... it acts as that tool.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use juju_sim::sim::{Fault, Report, Schedule, SimConfig, Substrate};
+
+#[derive(Parser)]
+#[command(
+    name = "juju-sim",
+    about = "A local Juju model: deploy, pre-upgrade-check, refresh and the rolling upgrade of the reference charm, through its real dispatch binary"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Deploy, run pre-upgrade-check on the leader, refresh, and run the upgrade to the end.
+    Upgrade(RunArgs),
+    /// A failed upgrade (unit N-1 by default, or --fault) and the operator's rollback.
+    Rollback(RunArgs),
+}
+
+#[derive(Args, Clone)]
+struct RunArgs {
+    /// Number of units.
+    #[arg(long, default_value_t = 5)]
+    units: usize,
+    /// Machines or Kubernetes.
+    #[arg(long, default_value = "vm", value_parser = ["vm", "k8s"])]
+    substrate: String,
+    /// Seed of the random scheduler (the same seed replays the same run).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// random, fifo, or script:U,U,... (unit numbers in turn, then fifo).
+    #[arg(long, default_value = "random")]
+    schedule: String,
+    /// Faults: fail-upgrade:UNIT, unhealthy:UNIT, tool-fails-once:UNIT:TOOL,
+    /// kill-mid-hook:UNIT:CALLS, incompatible.
+    #[arg(long = "fault")]
+    faults: Vec<String>,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Print every hook as it runs (default on a terminal).
+    #[arg(long, short)]
+    verbose: bool,
+    /// Print only the report.
+    #[arg(long, short, conflicts_with = "verbose")]
+    quiet: bool,
+    /// The charm's dispatch binary (default: `dispatch` beside this program).
+    #[arg(long)]
+    dispatch: Option<PathBuf>,
+}
+
+fn parse_fault(s: &str) -> Result<Fault> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let unit = |i: usize| -> Result<u32> {
+        parts
+            .get(i)
+            .context("missing unit number")?
+            .parse()
+            .context("unit number")
+    };
+    Ok(match parts[0] {
+        "fail-upgrade" => Fault::FailUpgrade(unit(1)?),
+        "unhealthy" => Fault::UnhealthyAtPreCheck(unit(1)?),
+        "tool-fails-once" => Fault::ToolFailsOnce {
+            unit: unit(1)?,
+            tool: parts.get(2).context("missing tool name")?.to_string(),
+        },
+        "kill-mid-hook" => Fault::KillMidHook {
+            unit: unit(1)?,
+            after: parts.get(2).context("missing call count")?.parse()?,
+        },
+        "incompatible" => Fault::IncompatibleRefresh,
+        other => bail!("unknown fault {other:?}"),
+    })
+}
+
+fn config(a: &RunArgs) -> Result<SimConfig> {
+    let me = std::env::current_exe()?;
+    let dispatch = match (&a.dispatch, std::env::var_os("JUJU_SIM_DISPATCH")) {
+        (Some(d), _) => d.clone(),
+        (None, Some(d)) => PathBuf::from(d),
+        (None, None) => me.with_file_name("dispatch"),
+    };
+    if !dispatch.exists() {
+        bail!(
+            "{} not found: build the charm first (cargo build --workspace --bins) or pass --dispatch",
+            dispatch.display()
+        );
+    }
+    let schedule = match a.schedule.as_str() {
+        "random" => Schedule::Random,
+        "fifo" => Schedule::Fifo,
+        s => match s.strip_prefix("script:") {
+            Some(list) => Schedule::Script(
+                list.split(',')
+                    .map(|n| n.trim().parse().context("script: unit numbers"))
+                    .collect::<Result<_>>()?,
+            ),
+            None => bail!("unknown schedule {s:?}: random, fifo or script:U,U,..."),
+        },
+    };
+    if a.substrate == "k8s" {
+        bail!("--substrate k8s is not implemented yet: the StatefulSet model and its API are the next step (issue 5)");
+    }
+    Ok(SimConfig {
+        units: a.units,
+        substrate: Substrate::Vm,
+        seed: a.seed,
+        schedule,
+        dispatch: std::fs::canonicalize(dispatch)?,
+        tool: me,
+        faults: a
+            .faults
+            .iter()
+            .map(|f| parse_fault(f))
+            .collect::<Result<_>>()?,
+        verbose: a.verbose || (!a.quiet && !a.json && std::io::stderr().is_terminal()),
+    })
+}
+
+fn print_report(r: &Report) {
+    println!(
+        "\n{} of {} units on {:?}, seed {}: {} hooks, {} hook-tool calls, {:.1} s",
+        r.scenario,
+        r.units.len(),
+        r.substrate,
+        r.seed,
+        r.hooks,
+        r.tool_calls,
+        r.seconds
+    );
+    for n in &r.notes {
+        println!("  - {n}");
+    }
+    println!(
+        "\n  {:<22} {:>6} {:>8} {:>6} {:>10} {:>6}  {:<10} {:<8} status",
+        "unit", "leader", "upgraded", "hooks", "tool calls", "errors", "state", "workload"
+    );
+    for u in &r.units {
+        println!(
+            "  {:<22} {:>6} {:>8} {:>6} {:>10} {:>6}  {:<10} {:<8} {}",
+            u.unit,
+            if u.leader { "*" } else { "" },
+            u.upgraded
+                .map(|p| format!("#{p}"))
+                .unwrap_or_else(|| "-".into()),
+            u.hooks,
+            u.tool_calls,
+            u.errors,
+            u.state,
+            u.workload,
+            u.status
+        );
+    }
+    if !r.order.is_empty() {
+        println!("\n  upgrade order: {}", r.order.join(" -> "));
+    }
+    if r.violations.is_empty() {
+        println!("\n  invariants: all held");
+    } else {
+        println!("\n  INVARIANTS BROKEN (seed {}):", r.seed);
+        for v in &r.violations {
+            println!("    {v}");
+        }
+    }
+}
+
+fn run(cmd: Cmd) -> Result<bool> {
+    let (args, result) = match &cmd {
+        Cmd::Upgrade(a) => (a, juju_sim::scenario::upgrade(config(a)?)),
+        Cmd::Rollback(a) => (a, juju_sim::scenario::rollback(config(a)?)),
+    };
+    let (_sim, report) = result?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(report.violations.is_empty())
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    let name = argv
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if juju_sim::tool::TOOLS.contains(&name.as_str()) {
+        return ExitCode::from(juju_sim::tool::main(&name, &argv[1..]) as u8);
+    }
+    match run(Cli::parse().command) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("juju-sim: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The operator's scenarios: what `juju-sim upgrade` and `juju-sim rollback` do, step by step,
+//! and the end state each must reach.
+
+use anyhow::Result;
+
+use crate::sim::{Fault, Report, Revision, Sim, SimConfig};
+
+/// The deployed revision: workload 1.0.0.
+pub fn old_revision() -> Revision {
+    Revision::new(1, "1.0.0", ">=1.0")
+}
+
+/// The revision refreshed to: workload 1.1.0, upgradable from 1.x.
+pub fn new_revision() -> Revision {
+    Revision::new(2, "1.1.0", ">=1.0")
+}
+
+/// A revision the deployed one cannot be upgraded to (workload 3.0.0 needs 2.x first).
+pub fn incompatible_revision() -> Revision {
+    Revision::new(3, "3.0.0", ">=2.0")
+}
+
+/// Hooks allowed per settling phase (a 100-unit model needs a few thousand).
+fn budget(units: usize) -> usize {
+    2_000 + units * units * 8
+}
+
+fn has(cfg: &SimConfig, f: impl Fn(&Fault) -> bool) -> bool {
+    cfg.faults.iter().any(f)
+}
+
+/// Deploy, `pre-upgrade-check` on the leader, `juju refresh`, run to the end, check.
+/// With a fault that stops the upgrade, the run ends where the fault leaves it and the
+/// documented end state is checked instead.
+pub fn upgrade(cfg: SimConfig) -> Result<(Sim, Report)> {
+    let units = cfg.units;
+    let incompatible = has(&cfg, |f| *f == Fault::IncompatibleRefresh);
+    let fail_unit = cfg.faults.iter().find_map(|f| match f {
+        Fault::FailUpgrade(n) => Some(*n),
+        _ => None,
+    });
+    let unhealthy = cfg.faults.iter().find_map(|f| match f {
+        Fault::UnhealthyAtPreCheck(n) => Some(*n),
+        _ => None,
+    });
+    let mut sim = Sim::new(cfg)?;
+    let mut notes = Vec::new();
+    let old = old_revision();
+    let target = if incompatible {
+        incompatible_revision()
+    } else {
+        new_revision()
+    };
+
+    sim.deploy(&old)?;
+    let n = sim.settle(budget(units))?;
+    notes.push(format!(
+        "deployed {units} units of revision {} in {n} hooks",
+        old.number
+    ));
+    if let Some(u) = unhealthy {
+        sim.break_workload(u)?;
+        sim.settle(budget(units))?;
+    }
+
+    let leader = sim.leader();
+    let pre = sim.run_action(leader, "pre-upgrade-check")?;
+    match &pre.failure {
+        Some(msg) => {
+            notes.push(format!("pre-upgrade-check failed: {msg}"));
+            if unhealthy.is_none() {
+                sim.violations
+                    .push(format!("pre-upgrade-check failed unexpectedly: {msg}"));
+            }
+            if sim.app_bag().contains_key("upgrade-stack") {
+                sim.violations
+                    .push("a failed pre-upgrade-check wrote an upgrade stack".into());
+            }
+            let report = sim.report("upgrade", notes);
+            return Ok((sim, report));
+        }
+        None => {
+            notes.push(format!(
+                "pre-upgrade-check: upgrade-stack {}",
+                sim.app_bag()
+                    .get("upgrade-stack")
+                    .cloned()
+                    .unwrap_or_default()
+            ));
+            if unhealthy.is_some() {
+                sim.violations
+                    .push("pre-upgrade-check passed on an unhealthy cluster".into());
+            }
+        }
+    }
+
+    sim.arm_faults(&target)?;
+    sim.refresh(&target)?;
+    let n = sim.settle(budget(units))?;
+    notes.push(format!(
+        "refreshed to revision {} and settled in {n} hooks",
+        target.number
+    ));
+
+    if incompatible {
+        // The leader refuses the versions: it is failed and Blocked, nobody upgrades.
+        match sim.unit_view(leader as u32) {
+            Some((state, (status, _))) if state == "failed" && status == "blocked" => {}
+            other => sim.violations.push(format!(
+                "incompatible refresh: the leader is {other:?}, not failed/blocked"
+            )),
+        }
+        let report = sim.report("upgrade", notes);
+        return Ok((sim, report));
+    }
+    if let Some(u) = fail_unit {
+        match sim.unit_view(u) {
+            Some((state, (status, _))) if state == "failed" && status == "blocked" => notes.push(
+                format!("unit {u} failed its upgrade and is Blocked, as injected"),
+            ),
+            other => sim.violations.push(format!(
+                "unit {u} should have failed its upgrade, it is {other:?}"
+            )),
+        }
+        let report = sim.report("upgrade", notes);
+        return Ok((sim, report));
+    }
+    sim.check_final(&target);
+    sim.check_each_upgraded_once();
+    let report = sim.report("upgrade", notes);
+    Ok((sim, report))
+}
+
+/// A failed upgrade and the operator's rollback: `pre-upgrade-check` on the failed cluster,
+/// then `juju refresh` back to the old revision; every unit must end idle, Active, on the old
+/// workload. Without a fault, unit 1 (or the last unit) is made to fail.
+pub fn rollback(mut cfg: SimConfig) -> Result<(Sim, Report)> {
+    let stops = |f: &Fault| matches!(f, Fault::FailUpgrade(_) | Fault::IncompatibleRefresh);
+    if !cfg.faults.iter().any(stops) {
+        let unit = if cfg.units > 1 {
+            cfg.units as u32 - 1
+        } else {
+            0
+        };
+        cfg.faults.push(Fault::FailUpgrade(unit));
+    }
+    let units = cfg.units;
+    let (mut sim, mut report) = upgrade(cfg)?;
+    let mut notes = std::mem::take(&mut report.notes);
+    let leader = sim.leader();
+    let pre = sim.run_action(leader, "pre-upgrade-check")?;
+    notes.push(match &pre.failure {
+        Some(m) => format!("rollback pre-upgrade-check failed: {m}"),
+        None => format!(
+            "rollback pre-upgrade-check: stack {}, leader {:?}",
+            sim.app_bag()
+                .get("upgrade-stack")
+                .cloned()
+                .unwrap_or_default(),
+            sim.unit_view(leader as u32)
+        ),
+    });
+    sim.clear_injected_workload_faults()?;
+    let old = old_revision();
+    sim.refresh(&old)?;
+    let n = sim.settle(budget(units))?;
+    notes.push(format!(
+        "refreshed back to revision {} and settled in {n} hooks",
+        old.number
+    ));
+    sim.check_final(&old);
+    let report = sim.report("rollback", notes);
+    Ok((sim, report))
+}

@@ -1,0 +1,1027 @@
+//! The simulated model: units with their own charm directory, workload directory, event
+//! queue and databag; a peer relation; leadership; the scheduler; commits with Juju's
+//! semantics; `relation-changed` fan-out; faults; invariants checked after every hook.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use juju_hooks::{ActionEvent, Event, RelationEvent, RelationEventKind, RelationId, UnitName};
+use rand_core::{RngCore, SeedableRng};
+use serde::Serialize;
+
+use crate::wire::{ActionContext, Bag, Entry, ToolContext};
+
+/// The application's name in the simulated model.
+pub const APP: &str = "upgrade-reference";
+/// The peer relation.
+pub const RELATION: &str = "upgrade:1";
+
+/// Machines or Kubernetes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Substrate {
+    /// Machines.
+    Vm,
+    /// Kubernetes.
+    K8s,
+}
+
+/// How the next unit to run a hook is chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Schedule {
+    /// Uniformly among the units with pending events, from a seeded generator.
+    Random,
+    /// The oldest pending event first.
+    Fifo,
+    /// These unit numbers in turn (a unit with nothing pending is skipped), then FIFO.
+    Script(Vec<u32>),
+}
+
+/// A fault to inject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// The unit's workload fails to install the new version.
+    FailUpgrade(u32),
+    /// The unit's workload is stopped before `pre-upgrade-check`.
+    UnhealthyAtPreCheck(u32),
+    /// The first call of `tool` in the unit's next hook after `refresh` fails.
+    ToolFailsOnce {
+        /// Unit number.
+        unit: u32,
+        /// Tool name.
+        tool: String,
+    },
+    /// The unit's first hook after `refresh` is killed after `after` tool calls.
+    KillMidHook {
+        /// Unit number.
+        unit: u32,
+        /// Calls before the kill.
+        after: usize,
+    },
+    /// The refresh goes to a revision whose workload cannot be upgraded to.
+    IncompatibleRefresh,
+}
+
+/// One charm revision: its number and its `versions.json`.
+#[derive(Debug, Clone)]
+pub struct Revision {
+    /// Revision number (written to `.juju-charm`).
+    pub number: u32,
+    /// The workload version it ships.
+    pub workload: String,
+    /// `versions.json`.
+    pub versions: String,
+}
+
+impl Revision {
+    /// A revision shipping `workload`, upgradable from versions matching `supported`.
+    pub fn new(number: u32, workload: &str, supported: &str) -> Revision {
+        let versions = format!(
+            r#"{{"workload": {{"dependencies": {{}}, "name": "upgrade-reference-workload", "upgrade_supported": "{supported}", "version": "{workload}"}}, "charm": {{"dependencies": {{}}, "name": "upgrade-reference", "upgrade_supported": ">=1", "version": "{number}"}}}}"#
+        );
+        Revision {
+            number,
+            workload: workload.to_owned(),
+            versions,
+        }
+    }
+
+    /// The `dependencies` value the coordinator stores for this revision.
+    pub fn wire(&self) -> String {
+        upgrade_coordinator::DependencyModel::from_json(&self.versions)
+            .map(|m| m.to_wire())
+            .unwrap_or_default()
+    }
+}
+
+/// The simulator's settings.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Number of units.
+    pub units: usize,
+    /// Substrate.
+    pub substrate: Substrate,
+    /// Seed of the random scheduler.
+    pub seed: u64,
+    /// Scheduling policy.
+    pub schedule: Schedule,
+    /// The charm's `dispatch` binary.
+    pub dispatch: PathBuf,
+    /// The fake hook tool (this program).
+    pub tool: PathBuf,
+    /// Faults to inject.
+    pub faults: Vec<Fault>,
+    /// Print a line per hook.
+    pub verbose: bool,
+}
+
+/// An event waiting on a unit.
+#[derive(Debug, Clone)]
+struct Pending {
+    event: Event,
+    seq: u64,
+}
+
+/// Where a unit's next hook comes from (how to consume it once it succeeded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Source {
+    Lifecycle,
+    AfterJoin,
+    Join,
+    Changed(String),
+}
+
+/// One unit.
+#[derive(Debug)]
+struct UnitSim {
+    name: UnitName,
+    charm_dir: PathBuf,
+    workload_dir: PathBuf,
+    revision: u32,
+    /// Non-relation hooks (and relation-created), in order: Juju runs these first.
+    queue: VecDeque<Pending>,
+    /// Units whose relation-joined is pending, in order.
+    joins: VecDeque<(String, u64)>,
+    /// The relation-changed owed right after a relation-joined.
+    after_join: Option<(String, u64)>,
+    /// relation-changed owed per remote unit ("" = the application bag), with the time the
+    /// first unseen change happened: Juju's resolver compares versions, so several changes
+    /// make one hook, which always shows the latest data.
+    owed: std::collections::BTreeMap<String, u64>,
+    joined: BTreeSet<String>,
+    in_relation: bool,
+    bag: Bag,
+    charm_state: Option<Bag>,
+    status: (String, String),
+    hooks_run: usize,
+    tool_calls: usize,
+    errors: usize,
+    failing: Option<(String, usize)>,
+    workload_upgrades: usize,
+    fail_tool_once: Option<String>,
+    kill_after: Option<usize>,
+}
+
+/// What an action returned.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ActionOutcome {
+    /// `action-set` results.
+    pub results: Bag,
+    /// `action-fail` message.
+    pub failure: Option<String>,
+    /// The dispatch's exit code.
+    pub exit: Option<i32>,
+}
+
+/// A step of the trace.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceLine {
+    /// Step number.
+    pub step: usize,
+    /// Unit.
+    pub unit: String,
+    /// Hook or action.
+    pub event: String,
+    /// Exit code (`None`: killed).
+    pub exit: Option<i32>,
+    /// State after the hook.
+    pub state: String,
+    /// Status after the hook.
+    pub status: String,
+}
+
+/// Per-unit figures for the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitReport {
+    /// Unit.
+    pub unit: String,
+    /// Leader?
+    pub leader: bool,
+    /// Position in the upgrade order (1 = first), if it upgraded.
+    pub upgraded: Option<usize>,
+    /// Hooks and actions run.
+    pub hooks: usize,
+    /// Hook-tool calls made.
+    pub tool_calls: usize,
+    /// Failed dispatches.
+    pub errors: usize,
+    /// Final state.
+    pub state: String,
+    /// Final status.
+    pub status: String,
+    /// Final workload version.
+    pub workload: String,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Scenario.
+    pub scenario: String,
+    /// Substrate.
+    pub substrate: Substrate,
+    /// Seed.
+    pub seed: u64,
+    /// Units.
+    pub units: Vec<UnitReport>,
+    /// Unit names in upgrade order.
+    pub order: Vec<String>,
+    /// Hooks run in total.
+    pub hooks: usize,
+    /// Hook-tool calls in total.
+    pub tool_calls: usize,
+    /// Wall time in seconds.
+    pub seconds: f64,
+    /// Invariant violations (empty on success).
+    pub violations: Vec<String>,
+    /// Notes from the scenario (outcomes of operator steps).
+    pub notes: Vec<String>,
+}
+
+/// The simulated model.
+pub struct Sim {
+    cfg: SimConfig,
+    dir: tempfile::TempDir,
+    tools: PathBuf,
+    units: Vec<UnitSim>,
+    leader: usize,
+    app_bag: Bag,
+    rng: rand_chacha::ChaCha8Rng,
+    seq: u64,
+    step: usize,
+    started: Instant,
+    script_pos: usize,
+    /// The revision being upgraded to (for the invariants).
+    target: Option<Revision>,
+    upgrade_order: Vec<String>,
+    /// Trace of every hook (for violation reports).
+    pub trace: Vec<TraceLine>,
+    /// Invariant violations so far.
+    pub violations: Vec<String>,
+    injected: bool,
+}
+
+const MAX_RETRIES: usize = 6;
+
+impl Sim {
+    /// A model of `cfg.units` units, not deployed yet.
+    pub fn new(cfg: SimConfig) -> Result<Sim> {
+        let dir = tempfile::Builder::new().prefix("juju-sim-").tempdir()?;
+        let tools = dir.path().join("tools");
+        std::fs::create_dir_all(&tools)?;
+        for t in crate::tool::TOOLS {
+            std::os::unix::fs::symlink(&cfg.tool, tools.join(t))?;
+        }
+        let rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);
+        let injected = !cfg.faults.is_empty();
+        Ok(Sim {
+            dir,
+            tools,
+            units: Vec::new(),
+            leader: 0,
+            app_bag: Bag::new(),
+            rng,
+            seq: 0,
+            step: 0,
+            started: Instant::now(),
+            script_pos: 0,
+            target: None,
+            upgrade_order: Vec::new(),
+            trace: Vec::new(),
+            violations: Vec::new(),
+            injected,
+            cfg,
+        })
+    }
+
+    fn relation_id() -> RelationId {
+        RELATION.parse().expect("a valid relation id")
+    }
+
+    fn install_charm(&self, charm_dir: &Path, rev: &Revision) -> Result<()> {
+        std::fs::create_dir_all(charm_dir)?;
+        let dispatch = charm_dir.join("dispatch");
+        if !dispatch.exists() {
+            std::os::unix::fs::symlink(&self.cfg.dispatch, &dispatch)?;
+        }
+        std::fs::write(charm_dir.join("versions.json"), &rev.versions)?;
+        std::fs::write(
+            charm_dir.join(".juju-charm"),
+            format!("ch:amd64/noble/{APP}-{}\n", rev.number),
+        )?;
+        Ok(())
+    }
+
+    fn push(&mut self, unit: usize, event: Event) {
+        self.seq += 1;
+        let seq = self.seq;
+        self.units[unit].queue.push_back(Pending { event, seq });
+    }
+
+    fn relation_event(kind: RelationEventKind, remote: Option<&str>) -> Event {
+        Event::Relation(RelationEvent {
+            kind,
+            relation: Self::relation_id(),
+            remote_app: APP.into(),
+            remote_unit: remote.and_then(|r| r.parse().ok()),
+            departing_unit: None,
+        })
+    }
+
+    /// Deploys `cfg.units` units of `rev`, unit 0 leading, and queues their setup hooks.
+    pub fn deploy(&mut self, rev: &Revision) -> Result<()> {
+        for n in 0..self.cfg.units as u32 {
+            let name = UnitName::new(APP, n)?;
+            let base = self.dir.path().join(format!("unit-{APP}-{n}"));
+            let charm_dir = base.join("charm");
+            self.install_charm(&charm_dir, rev)?;
+            self.units.push(UnitSim {
+                name,
+                charm_dir,
+                workload_dir: base.join("workload"),
+                revision: rev.number,
+                queue: VecDeque::new(),
+                joins: VecDeque::new(),
+                after_join: None,
+                owed: std::collections::BTreeMap::new(),
+                joined: BTreeSet::new(),
+                in_relation: false,
+                bag: Bag::new(),
+                charm_state: None,
+                status: ("waiting".into(), "agent initialising".into()),
+                hooks_run: 0,
+                tool_calls: 0,
+                errors: 0,
+                failing: None,
+                workload_upgrades: 0,
+                fail_tool_once: None,
+                kill_after: None,
+            });
+        }
+        let names: Vec<String> = self.units.iter().map(|u| u.name.to_string()).collect();
+        for i in 0..self.units.len() {
+            self.push(i, Event::Install);
+            self.push(i, Self::relation_event(RelationEventKind::Created, None));
+            let leadership = if i == self.leader {
+                Event::LeaderElected
+            } else {
+                Event::LeaderSettingsChanged
+            };
+            self.push(i, leadership);
+            self.push(i, Event::ConfigChanged);
+            self.push(i, Event::Start);
+            for other in &names {
+                if *other != names[i] {
+                    self.seq += 1;
+                    let seq = self.seq;
+                    self.units[i].joins.push_back((other.clone(), seq));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The hook unit `i` runs next, in the uniter's order: lifecycle hooks (install, upgrade-
+    /// charm, config-changed, ...) before relation hooks; among these, the changed owed after
+    /// a join, then joins, then the application bag's change, then units' changes.
+    fn next_item(&self, i: usize) -> Option<(Event, u64, Source)> {
+        let u = &self.units[i];
+        if let Some(p) = u.queue.front() {
+            return Some((p.event.clone(), p.seq, Source::Lifecycle));
+        }
+        if let Some((remote, seq)) = &u.after_join {
+            let e = Self::relation_event(RelationEventKind::Changed, Some(remote));
+            return Some((e, *seq, Source::AfterJoin));
+        }
+        if let Some((remote, seq)) = u.joins.front() {
+            let e = Self::relation_event(RelationEventKind::Joined, Some(remote));
+            return Some((e, *seq, Source::Join));
+        }
+        if !u.in_relation {
+            return None;
+        }
+        if let Some(seq) = u.owed.get("") {
+            let e = Self::relation_event(RelationEventKind::Changed, None);
+            return Some((e, *seq, Source::Changed(String::new())));
+        }
+        let (remote, seq) = u.owed.iter().min_by_key(|(_, s)| **s)?;
+        let e = Self::relation_event(RelationEventKind::Changed, Some(remote));
+        Some((e, *seq, Source::Changed(remote.clone())))
+    }
+
+    fn pick(&mut self) -> Option<usize> {
+        let ready: Vec<usize> = (0..self.units.len())
+            .filter(|&i| self.next_item(i).is_some())
+            .collect();
+        if ready.is_empty() {
+            return None;
+        }
+        let fifo = |s: &Sim| {
+            ready
+                .iter()
+                .copied()
+                .min_by_key(|&i| s.next_item(i).map(|(_, seq, _)| seq).unwrap_or(u64::MAX))
+        };
+        match &self.cfg.schedule {
+            Schedule::Random => {
+                let k = (self.rng.next_u64() % ready.len() as u64) as usize;
+                Some(ready[k])
+            }
+            Schedule::Fifo => fifo(self),
+            Schedule::Script(order) => {
+                while self.script_pos < order.len() {
+                    let n = order[self.script_pos] as usize;
+                    self.script_pos += 1;
+                    if ready.contains(&n) {
+                        return Some(n);
+                    }
+                }
+                fifo(self)
+            }
+        }
+    }
+
+    fn context(&self, i: usize, journal: &Path, action: Option<ActionContext>) -> ToolContext {
+        let u = &self.units[i];
+        let in_rel: Vec<&UnitSim> = self.units.iter().filter(|v| v.in_relation).collect();
+        ToolContext {
+            unit: u.name.to_string(),
+            app: APP.into(),
+            leader: i == self.leader,
+            relation: u.in_relation.then(|| RELATION.to_owned()),
+            members: u.joined.iter().cloned().collect(),
+            bags: in_rel
+                .iter()
+                .map(|v| (v.name.to_string(), v.bag.clone()))
+                .collect(),
+            app_bag: self.app_bag.clone(),
+            charm_state: u.charm_state.clone(),
+            goal_units: self
+                .units
+                .iter()
+                .map(|v| (v.name.to_string(), "active".to_owned()))
+                .collect(),
+            config: serde_json::Map::new(),
+            action,
+            unit_status: u.status.clone(),
+            fail_tool_once: u.fail_tool_once.clone(),
+            kill_after_calls: u.kill_after,
+            journal: journal.to_path_buf(),
+        }
+    }
+
+    /// Runs `event` on unit `i`: returns (exit code, journal).
+    fn dispatch(
+        &mut self,
+        i: usize,
+        event: &Event,
+        action: Option<ActionContext>,
+    ) -> Result<(Option<i32>, Vec<Entry>)> {
+        let work = self.dir.path().join("run");
+        std::fs::create_dir_all(&work)?;
+        let journal = work.join("journal.jsonl");
+        let _ = std::fs::remove_file(&journal);
+        let ctx_file = work.join("context.json");
+        std::fs::write(
+            &ctx_file,
+            serde_json::to_string(&self.context(i, &journal, action))?,
+        )?;
+        let u = &self.units[i];
+        let mut cmd = Command::new(u.charm_dir.join("dispatch"));
+        cmd.env_clear()
+            .current_dir(&u.charm_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .env("PATH", format!("{}:/usr/bin:/bin", self.tools.display()))
+            .env("JUJU_UNIT_NAME", u.name.to_string())
+            .env("JUJU_MODEL_NAME", "sim")
+            .env("JUJU_MODEL_UUID", "00000000-0000-4000-8000-000000000000")
+            .env("JUJU_CHARM_DIR", &u.charm_dir)
+            .env("CHARM_DIR", &u.charm_dir)
+            .env("JUJU_VERSION", "3.6.7")
+            .env(
+                "JUJU_CONTEXT_ID",
+                format!("{}-{}-{}", u.name, event.name(), self.step),
+            )
+            .env("JUJU_DISPATCH_PATH", event.dispatch_path())
+            .env("JUJU_SIM_CONTEXT", &ctx_file)
+            .env("UPGRADE_REFERENCE_WORKLOAD_DIR", &u.workload_dir)
+            .env(
+                "UPGRADE_REFERENCE_SUBSTRATE",
+                match self.cfg.substrate {
+                    Substrate::Vm => "vm",
+                    Substrate::K8s => "k8s",
+                },
+            );
+        match event {
+            Event::Relation(r) => {
+                cmd.env("JUJU_HOOK_NAME", event.name())
+                    .env("JUJU_RELATION", r.relation.endpoint())
+                    .env("JUJU_RELATION_ID", r.relation.to_string())
+                    .env("JUJU_REMOTE_APP", &r.remote_app)
+                    .env(
+                        "JUJU_REMOTE_UNIT",
+                        r.remote_unit
+                            .as_ref()
+                            .map(|u| u.to_string())
+                            .unwrap_or_default(),
+                    );
+            }
+            Event::Action(a) => {
+                cmd.env("JUJU_HOOK_NAME", "")
+                    .env("JUJU_ACTION_NAME", &a.name)
+                    .env("JUJU_ACTION_UUID", &a.id)
+                    .env("JUJU_ACTION_TAG", format!("action-{}", a.id));
+            }
+            _ => {
+                cmd.env("JUJU_HOOK_NAME", event.name());
+            }
+        }
+        let out = cmd.output().context("running dispatch")?;
+        let entries = std::fs::read_to_string(&journal)
+            .map(|t| {
+                t.lines()
+                    .filter_map(|l| serde_json::from_str(l).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !out.status.success() && self.cfg.verbose {
+            let err = String::from_utf8_lossy(&out.stderr);
+            eprintln!(
+                "    {} {} failed: {}",
+                self.units[i].name,
+                event.name(),
+                err.trim()
+            );
+        }
+        Ok((out.status.code(), entries))
+    }
+
+    /// Applies a finished dispatch: immediate effects always, buffered ones on success;
+    /// then the fan-out. Returns the action outcome if any.
+    fn commit(&mut self, i: usize, ok: bool, entries: &[Entry]) -> ActionOutcome {
+        let mut outcome = ActionOutcome::default();
+        let before_bag = self.units[i].bag.clone();
+        let before_app = self.app_bag.clone();
+        for e in entries {
+            match e {
+                Entry::Call { .. } => self.units[i].tool_calls += 1,
+                Entry::StatusSet {
+                    app: false,
+                    status,
+                    message,
+                } => self.units[i].status = (status.clone(), message.clone()),
+                Entry::ActionSet { data } => outcome.results.extend(data.clone()),
+                Entry::ActionFail { message } => outcome.failure = Some(message.clone()),
+                Entry::Fault { .. } => {
+                    self.units[i].fail_tool_once = None;
+                    self.units[i].kill_after = None;
+                }
+                Entry::RelationSet { app, data } if ok => {
+                    let bag = if *app {
+                        &mut self.app_bag
+                    } else {
+                        &mut self.units[i].bag
+                    };
+                    for (k, v) in data {
+                        if v.is_empty() {
+                            bag.remove(k);
+                        } else {
+                            bag.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+                Entry::StateSet { data } if ok => self.units[i]
+                    .charm_state
+                    .get_or_insert_with(Bag::new)
+                    .extend(data.clone()),
+                Entry::StateDelete { key } if ok => {
+                    if let Some(s) = self.units[i].charm_state.as_mut() {
+                        s.remove(key);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !ok {
+            return outcome;
+        }
+        let writer = self.units[i].name.to_string();
+        if self.units[i].bag != before_bag {
+            for j in 0..self.units.len() {
+                if j != i && self.units[j].joined.contains(&writer) {
+                    self.queue_changed(j, Some(&writer));
+                }
+            }
+        }
+        if self.app_bag != before_app {
+            for j in 0..self.units.len() {
+                if j != i && j != self.leader && self.units[j].in_relation {
+                    self.queue_changed(j, None);
+                }
+            }
+        }
+        outcome
+    }
+
+    /// Queues `relation-changed` on unit `j` about `remote` (None: the app bag), unless one
+    /// is already waiting (Juju coalesces).
+    fn queue_changed(&mut self, j: usize, remote: Option<&str>) {
+        self.seq += 1;
+        let seq = self.seq;
+        self.units[j]
+            .owed
+            .entry(remote.unwrap_or_default().to_owned())
+            .or_insert(seq);
+    }
+
+    fn state_of(&self, i: usize) -> String {
+        self.units[i].bag.get("state").cloned().unwrap_or_default()
+    }
+
+    fn workload_version(&self, i: usize) -> String {
+        std::fs::read_to_string(self.units[i].workload_dir.join("version"))
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// Runs one pending hook. Returns false when nothing is pending.
+    pub fn step(&mut self) -> Result<bool> {
+        let Some(i) = self.pick() else {
+            return Ok(false);
+        };
+        let Some((event, _, source)) = self.next_item(i) else {
+            return Ok(false);
+        };
+        self.step += 1;
+        // Entering the relation / seeing a unit join happens as the hook starts.
+        if let Event::Relation(r) = &event {
+            match r.kind {
+                RelationEventKind::Created => self.units[i].in_relation = true,
+                RelationEventKind::Joined => {
+                    if let Some(u) = &r.remote_unit {
+                        self.units[i].joined.insert(u.to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+        let workload_before = self.workload_version(i);
+        let (code, entries) = self.dispatch(i, &event, None)?;
+        let ok = code == Some(0);
+        self.units[i].hooks_run += 1;
+        self.commit(i, ok, &entries);
+        if ok {
+            self.units[i].failing = None;
+            match &source {
+                Source::Lifecycle => {
+                    self.units[i].queue.pop_front();
+                }
+                Source::AfterJoin => {
+                    if let Some((remote, _)) = self.units[i].after_join.take() {
+                        // The hook showed the latest data of that unit.
+                        self.units[i].owed.remove(&remote);
+                    }
+                }
+                Source::Join => {
+                    if let Some((remote, _)) = self.units[i].joins.pop_front() {
+                        self.seq += 1;
+                        self.units[i].after_join = Some((remote, self.seq));
+                    }
+                }
+                Source::Changed(remote) => {
+                    self.units[i].owed.remove(remote);
+                }
+            }
+            if event == Event::UpgradeCharm {
+                self.push(i, Event::ConfigChanged);
+            }
+        } else {
+            self.units[i].errors += 1;
+            let name = event.name();
+            let tries = match &self.units[i].failing {
+                Some((h, n)) if *h == name => n + 1,
+                _ => 1,
+            };
+            self.units[i].failing = Some((name.clone(), tries));
+            if !self.injected {
+                self.violations.push(format!(
+                    "step {}: {} failed {} with no fault injected",
+                    self.step, self.units[i].name, name
+                ));
+            }
+            if tries > MAX_RETRIES {
+                bail!(
+                    "{} keeps failing {} ({} tries)",
+                    self.units[i].name,
+                    name,
+                    tries
+                );
+            }
+        }
+        let workload_after = self.workload_version(i);
+        if workload_after != workload_before {
+            if let Some(t) = &self.target {
+                if workload_after == t.workload {
+                    self.units[i].workload_upgrades += 1;
+                    self.upgrade_order.push(self.units[i].name.to_string());
+                }
+            }
+        }
+        self.trace.push(TraceLine {
+            step: self.step,
+            unit: self.units[i].name.to_string(),
+            event: event.name(),
+            exit: code,
+            state: self.state_of(i),
+            status: format!("{} {}", self.units[i].status.0, self.units[i].status.1)
+                .trim()
+                .to_owned(),
+        });
+        if self.cfg.verbose {
+            let t = self.trace.last().expect("just pushed");
+            eprintln!(
+                "{:>5} {:<22} {:<34} exit {:<4} state={:<10} {}",
+                t.step,
+                t.unit,
+                t.event,
+                t.exit
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "kill".into()),
+                t.state,
+                t.status
+            );
+        }
+        self.check_invariants();
+        Ok(true)
+    }
+
+    fn check_invariants(&mut self) {
+        let upgrading: Vec<String> = (0..self.units.len())
+            .filter(|&i| self.state_of(i) == "upgrading")
+            .map(|i| self.units[i].name.to_string())
+            .collect();
+        if upgrading.len() > 1 {
+            self.violations.push(format!(
+                "step {}: units upgrading at once: {}",
+                self.step,
+                upgrading.join(", ")
+            ));
+        }
+        for i in 0..self.units.len() {
+            if self.units[i].workload_upgrades > 1 {
+                self.violations.push(format!(
+                    "step {}: {} upgraded its workload {} times",
+                    self.step, self.units[i].name, self.units[i].workload_upgrades
+                ));
+                self.units[i].workload_upgrades = 1;
+            }
+        }
+        if self.cfg.substrate == Substrate::Vm && self.target.is_some() {
+            let leader = self.units[self.leader].name.to_string();
+            if let Some(pos) = self.upgrade_order.iter().position(|u| *u == leader) {
+                if pos + 1 < self.units.len() && self.upgrade_order.len() == pos + 1 {
+                    let missing: Vec<String> = self
+                        .units
+                        .iter()
+                        .map(|u| u.name.to_string())
+                        .filter(|u| !self.upgrade_order.contains(u))
+                        .collect();
+                    self.violations.push(format!(
+                        "step {}: the leader upgraded before {}",
+                        self.step,
+                        missing.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Runs hooks until nothing is pending (at most `max_steps`).
+    pub fn settle(&mut self, max_steps: usize) -> Result<usize> {
+        let start = self.step;
+        while self.step - start < max_steps {
+            if !self.step()? {
+                return Ok(self.step - start);
+            }
+        }
+        bail!("the model did not settle in {max_steps} hooks")
+    }
+
+    /// Runs an action on unit `i` (between hooks, as Juju holds actions until the unit is
+    /// idle).
+    pub fn run_action(&mut self, i: usize, name: &str) -> Result<ActionOutcome> {
+        self.seq += 1;
+        let event = Event::Action(ActionEvent {
+            name: name.into(),
+            id: self.seq.to_string(),
+        });
+        self.step += 1;
+        let action = ActionContext {
+            name: name.into(),
+            params: serde_json::Map::new(),
+        };
+        let (code, entries) = self.dispatch(i, &event, Some(action))?;
+        self.units[i].hooks_run += 1;
+        let mut outcome = self.commit(i, code == Some(0), &entries);
+        outcome.exit = code;
+        self.trace.push(TraceLine {
+            step: self.step,
+            unit: self.units[i].name.to_string(),
+            event: format!("action {name}"),
+            exit: code,
+            state: self.state_of(i),
+            status: format!("{} {}", self.units[i].status.0, self.units[i].status.1)
+                .trim()
+                .to_owned(),
+        });
+        if self.cfg.verbose {
+            eprintln!(
+                "{:>5} {:<22} action {:<27} exit {:<4} {}",
+                self.step,
+                self.units[i].name,
+                name,
+                code.map(|c| c.to_string()).unwrap_or_else(|| "kill".into()),
+                match &outcome.failure {
+                    Some(f) => format!("failed: {f}"),
+                    None => format!("results: {:?}", outcome.results),
+                }
+            );
+        }
+        self.check_invariants();
+        Ok(outcome)
+    }
+
+    /// The leader's index.
+    pub fn leader(&self) -> usize {
+        self.leader
+    }
+
+    /// `juju refresh`: every unit gets `rev` and an `upgrade-charm` (machines).
+    pub fn refresh(&mut self, rev: &Revision) -> Result<()> {
+        self.target = Some(rev.clone());
+        self.upgrade_order.clear();
+        for u in &mut self.units {
+            u.workload_upgrades = 0;
+        }
+        for i in 0..self.units.len() {
+            let dir = self.units[i].charm_dir.clone();
+            self.install_charm(&dir, rev)?;
+            self.units[i].revision = rev.number;
+            self.push(i, Event::UpgradeCharm);
+        }
+        Ok(())
+    }
+
+    /// Arms the faults that apply at `refresh` (and `pre-upgrade-check`) time.
+    pub fn arm_faults(&mut self, target: &Revision) -> Result<()> {
+        for f in self.cfg.faults.clone() {
+            match f {
+                Fault::FailUpgrade(n) => {
+                    let u = self.unit_index(n)?;
+                    std::fs::create_dir_all(&self.units[u].workload_dir)?;
+                    std::fs::write(
+                        self.units[u].workload_dir.join("fail-install"),
+                        &target.workload,
+                    )?;
+                }
+                Fault::ToolFailsOnce { unit, tool } => {
+                    let u = self.unit_index(unit)?;
+                    self.units[u].fail_tool_once = Some(tool);
+                }
+                Fault::KillMidHook { unit, after } => {
+                    let u = self.unit_index(unit)?;
+                    self.units[u].kill_after = Some(after);
+                }
+                Fault::UnhealthyAtPreCheck(_) | Fault::IncompatibleRefresh => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the workload faults (the operator fixed the machine before rolling back).
+    pub fn clear_injected_workload_faults(&mut self) -> Result<()> {
+        for u in &self.units {
+            let _ = std::fs::remove_file(u.workload_dir.join("fail-install"));
+        }
+        Ok(())
+    }
+
+    /// Stops unit `n`'s workload and lets it notice (`update-status`).
+    pub fn break_workload(&mut self, n: u32) -> Result<()> {
+        let u = self.unit_index(n)?;
+        let _ = std::fs::remove_file(self.units[u].workload_dir.join("running"));
+        self.push(u, Event::UpdateStatus);
+        Ok(())
+    }
+
+    fn unit_index(&self, n: u32) -> Result<usize> {
+        self.units
+            .iter()
+            .position(|u| u.name.number() == n)
+            .with_context(|| format!("there is no unit {n}"))
+    }
+
+    /// Checks the end state of a finished upgrade to `rev`: every unit idle, Active, on
+    /// `rev`'s workload, and `rev`'s dependencies stored.
+    pub fn check_final(&mut self, rev: &Revision) {
+        for i in 0..self.units.len() {
+            let u = &self.units[i];
+            let state = self.state_of(i);
+            let mut problems = Vec::new();
+            if state != "idle" {
+                problems.push(format!("state {state:?}"));
+            }
+            if u.status.0 != "active" {
+                problems.push(format!("status {} {:?}", u.status.0, u.status.1));
+            }
+            let w = self.workload_version(i);
+            if w != rev.workload {
+                problems.push(format!("workload {w:?}"));
+            }
+            if !problems.is_empty() {
+                self.violations.push(format!(
+                    "end: {} expected idle, active, workload {}: {}",
+                    u.name,
+                    rev.workload,
+                    problems.join(", ")
+                ));
+            }
+        }
+        if self.app_bag.get("dependencies") != Some(&rev.wire()) {
+            self.violations.push(format!(
+                "end: stored dependencies are {:?}, not revision {}'s",
+                self.app_bag.get("dependencies"),
+                rev.number
+            ));
+        }
+    }
+
+    /// Every unit upgraded exactly once.
+    pub fn check_each_upgraded_once(&mut self) {
+        for u in &self.units {
+            if u.workload_upgrades != 1 {
+                self.violations.push(format!(
+                    "end: {} upgraded {} times",
+                    u.name, u.workload_upgrades
+                ));
+            }
+        }
+    }
+
+    /// A unit's committed state and status.
+    pub fn unit_view(&self, n: u32) -> Option<(String, (String, String))> {
+        let i = self.unit_index(n).ok()?;
+        Some((self.state_of(i), self.units[i].status.clone()))
+    }
+
+    /// The application databag.
+    pub fn app_bag(&self) -> &Bag {
+        &self.app_bag
+    }
+
+    /// The report so far.
+    pub fn report(&self, scenario: &str, notes: Vec<String>) -> Report {
+        let units = (0..self.units.len())
+            .map(|i| {
+                let u = &self.units[i];
+                UnitReport {
+                    unit: u.name.to_string(),
+                    leader: i == self.leader,
+                    upgraded: self
+                        .upgrade_order
+                        .iter()
+                        .position(|n| *n == u.name.to_string())
+                        .map(|p| p + 1),
+                    hooks: u.hooks_run,
+                    tool_calls: u.tool_calls,
+                    errors: u.errors,
+                    state: self.state_of(i),
+                    status: format!("{} {}", u.status.0, u.status.1).trim().to_owned(),
+                    workload: self.workload_version(i),
+                }
+            })
+            .collect::<Vec<_>>();
+        Report {
+            scenario: scenario.into(),
+            substrate: self.cfg.substrate,
+            seed: self.cfg.seed,
+            hooks: units.iter().map(|u| u.hooks).sum(),
+            tool_calls: units.iter().map(|u| u.tool_calls).sum(),
+            units,
+            order: self.upgrade_order.clone(),
+            seconds: self.started.elapsed().as_secs_f64(),
+            violations: self.violations.clone(),
+            notes,
+        }
+    }
+
+    /// Elapsed wall time.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+}

@@ -314,10 +314,7 @@ pub fn load_config(charm_dir: &Path, substrate: Substrate) -> Result<UpgradeConf
             path.display()
         ));
     }
-    Ok(UpgradeConfig {
-        substrate,
-        dependency_model: model,
-    })
+    Ok(UpgradeConfig::new(substrate, model))
 }
 
 /// Stop, install `version`, start, check; the failure cause for the unit's Blocked status.

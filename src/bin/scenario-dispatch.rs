@@ -63,10 +63,7 @@ fn main() -> ExitCode {
             .parse()
             .map_err(anyhow::Error::msg)?;
         let text = std::fs::read_to_string(ctx.charm_dir.join("versions.json"))?;
-        let config = UpgradeConfig {
-            substrate,
-            dependency_model: DependencyModel::from_json(&text)?,
-        };
+        let config = UpgradeConfig::new(substrate, DependencyModel::from_json(&text)?);
         Ok((ctx, ScenarioCharm { config, hooks }))
     };
     let (ctx, mut charm) = match setup() {

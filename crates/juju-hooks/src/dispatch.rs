@@ -140,15 +140,38 @@ pub fn dispatch<C: Charm>(
         model.log(LogLevel::Warning, &problem);
     }
     let result = run(ctx, &mut model, charm, &hints, hints_known);
-    match result {
-        Ok(mut report) => {
-            report.flush = model
-                .flush()
-                .map_err(model_err("writing changes to Juju"))?;
-            Ok(report)
+    let saved = Hints::load(&ctx.charm_dir).0;
+    let forget_status = |mut h: Hints| {
+        // Whether a status reached Juju is unknown now: forget it.
+        if h.unit_status.take().is_some() {
+            let _ = h.save(&ctx.charm_dir);
         }
+    };
+    match result {
+        Ok(mut report) => match model.flush() {
+            Ok(flush) => {
+                if let Some(s) = &flush.unit_status_written {
+                    let mut h = saved;
+                    let shown = Some((s.name().to_owned(), s.message().to_owned()));
+                    if h.unit_status != shown {
+                        h.unit_status = shown;
+                        let _ = h.save(&ctx.charm_dir);
+                    }
+                }
+                report.flush = flush;
+                Ok(report)
+            }
+            Err(e) => {
+                forget_status(saved);
+                Err(DispatchError::Model {
+                    context: "writing changes to Juju",
+                    source: e,
+                })
+            }
+        },
         Err(e) => {
             model.send_logs();
+            forget_status(saved);
             Err(e)
         }
     }

@@ -31,6 +31,9 @@ pub struct Hints {
     /// Send DEBUG log lines to `juju-log` (Juju's default model logging level drops them).
     #[serde(default)]
     pub debug_logs: bool,
+    /// The unit status this unit last set (name, message), when known for sure.
+    #[serde(default)]
+    pub unit_status: Option<(String, String)>,
 }
 
 impl Hints {

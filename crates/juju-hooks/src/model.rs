@@ -59,6 +59,8 @@ pub type ModelResult<T> = Result<T, ModelError>;
 /// Counts of what [`Model::flush`] wrote, for logs and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FlushReport {
+    /// The unit status written, if any.
+    pub unit_status_written: Option<Status>,
     /// `relation-set` calls made.
     pub relation_writes: usize,
     /// `state-set` plus `state-delete` calls made.
@@ -92,6 +94,7 @@ pub struct Model<'t> {
     debug_logs: bool,
     event_relation: Option<RelationId>,
     peer_relations: BTreeMap<String, RelationId>,
+    shown_status: Option<Status>,
 }
 
 impl<'t> Model<'t> {
@@ -126,6 +129,7 @@ impl<'t> Model<'t> {
             debug_logs: true,
             event_relation: None,
             peer_relations: BTreeMap::new(),
+            shown_status: None,
         }
     }
 
@@ -133,6 +137,10 @@ impl<'t> Model<'t> {
     /// sent). Without hints every relation is looked up and every line is sent.
     pub fn apply_hints(&mut self, hints: &Hints) {
         self.debug_logs = hints.debug_logs;
+        self.shown_status = hints
+            .unit_status
+            .as_ref()
+            .and_then(|(name, message)| Status::from_parts(name, message.clone()));
         for (endpoint, id) in &hints.peer_relations {
             if let Ok(rel) = id.parse::<RelationId>() {
                 if rel.endpoint() == endpoint {
@@ -153,7 +161,22 @@ impl<'t> Model<'t> {
                 .collect(),
             maybe_deferred: false,
             debug_logs: self.debug_logs,
+            unit_status: self
+                .shown_status
+                .as_ref()
+                .map(|s| (s.name().to_owned(), s.message().to_owned())),
         }
+    }
+
+    /// Whether DEBUG lines are sent.
+    pub fn debug_logs(&self) -> bool {
+        self.debug_logs
+    }
+
+    /// The unit status this unit showed when the dispatch started, if the unit remembers it
+    /// (statuses set through this model are remembered).
+    pub fn shown_status(&self) -> Option<&Status> {
+        self.shown_status.as_ref()
     }
 
     /// The relation of the current relation event, if this dispatch is one.
@@ -415,6 +438,7 @@ impl<'t> Model<'t> {
     /// workload) the operator should see. It stays visible even if the hook later fails, so
     /// the staged final status should follow it.
     pub fn publish_status_now(&mut self, status: &Status) -> ModelResult<()> {
+        self.shown_status = None; // unknown until the dispatch ends well
         self.tools.status_set(StatusScope::Unit, status)?;
         Ok(())
     }
@@ -553,6 +577,7 @@ impl<'t> Model<'t> {
         }
         if let Some(s) = &self.unit_status {
             self.tools.status_set(StatusScope::Unit, s)?;
+            report.unit_status_written = Some(s.clone());
             report.statuses += 1;
         }
         if self.in_action.is_some() {

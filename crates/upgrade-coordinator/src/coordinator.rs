@@ -55,6 +55,21 @@ pub struct UpgradeConfig {
     pub substrate: Substrate,
     /// The versions this charm ships.
     pub dependency_model: DependencyModel,
+    /// Produce every DEBUG line of the reference (the default). When false (DEBUG lines are
+    /// not being sent anywhere), a `relation-changed` that provably changes nothing returns
+    /// without computing the cluster state, which reads every unit's databag.
+    pub exact_logs: bool,
+}
+
+impl UpgradeConfig {
+    /// A configuration with exact logs.
+    pub fn new(substrate: Substrate, dependency_model: DependencyModel) -> Self {
+        UpgradeConfig {
+            substrate,
+            dependency_model,
+            exact_logs: true,
+        }
+    }
 }
 
 /// A failure that fails the hook (Juju retries it): only reading from Juju can fail.
@@ -587,9 +602,38 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         Ok(())
     }
 
+    /// Without exact logs: can this `relation-changed` provably change nothing? (Then the
+    /// cluster state, and with it every peer's databag, is not needed.) What the reference
+    /// would still produce in that case is at most a DEBUG line, or a Waiting status the unit
+    /// already shows.
+    fn nothing_to_do(&mut self) -> R<bool, V> {
+        if self.config.exact_logs {
+            return Ok(false);
+        }
+        let own = self.own_state()?;
+        if !self.stack_loaded()? {
+            // Only a completed unit acts (it goes idle once everyone is done).
+            return Ok(own.as_deref() != Some("completed"));
+        }
+        let top = self.stack.as_ref().and_then(|s| s.last().copied());
+        if top == Some(self.unit.number()) || self.is_leader()? {
+            return Ok(false); // may be granted, or may pop the stack
+        }
+        match own.as_deref() {
+            // At most the Waiting status: nothing to do if it is already shown.
+            Some("idle" | "ready") => {
+                Ok(self.view.current_status()? == Some(Status::Waiting(WAITING_MESSAGE.into())))
+            }
+            _ => Ok(true),
+        }
+    }
+
     fn on_upgrade_changed(&mut self) -> R<(), V> {
         self.fx.calls.push(Call::UpgradeChanged);
         if !self.has_relation()? {
+            return Ok(());
+        }
+        if self.nothing_to_do()? {
             return Ok(());
         }
         let cs = self.cluster_state()?;

@@ -59,12 +59,12 @@
 //!     }
 //! }
 //!
-//! let config = UpgradeConfig {
-//!     substrate: Substrate::Vm,
-//!     dependency_model: DependencyModel::from_json(
+//! let config = UpgradeConfig::new(
+//!     Substrate::Vm,
+//!     DependencyModel::from_json(
 //!         r#"{"workload": {"dependencies": {}, "name": "my-workload", "upgrade_supported": ">=1.0", "version": "1.1.0"}}"#,
 //!     )?,
-//! };
+//! );
 //!
 //! // The operator runs `juju run app/leader pre-upgrade-check` on a healthy 3-unit cluster.
 //! let me = UnitName::new("app", 0)?;

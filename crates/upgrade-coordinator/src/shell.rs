@@ -74,6 +74,10 @@ impl View for ModelView<'_, '_> {
     fn planned_units(&mut self) -> Result<usize, ModelError> {
         Ok(self.model.goal_state()?.planned_units())
     }
+
+    fn current_status(&mut self) -> Result<Option<juju_hooks::Status>, ModelError> {
+        Ok(self.model.shown_status().cloned())
+    }
 }
 
 /// Runs `event` through the coordinator and stages its effects on `model` (flushed by the
@@ -86,8 +90,11 @@ pub fn run_event<H: UpgradeHooks + ?Sized>(
     hooks: &mut H,
 ) -> Result<Effects, ModelError> {
     let unit = model.unit().clone();
+    // Exact DEBUG lines only matter when they are sent.
+    let mut config = config.clone();
+    config.exact_logs &= model.debug_logs();
     let mut view = ModelView::new(model, endpoint);
-    let effects = handle(config, &unit, event, &mut view, hooks).map_err(|e| e.0)?;
+    let effects = handle(&config, &unit, event, &mut view, hooks).map_err(|e| e.0)?;
     let relation = view.relation()?;
     apply(model, relation.as_ref(), &effects)?;
     Ok(effects)

@@ -31,6 +31,11 @@ pub trait View {
     /// How many units the application will have (`goal-state`, not counting dying units):
     /// ops' `planned_units()`.
     fn planned_units(&mut self) -> Result<usize, Self::Error>;
+
+    /// The unit status this unit shows now, if known without asking Juju (default: unknown).
+    fn current_status(&mut self) -> Result<Option<juju_hooks::Status>, Self::Error> {
+        Ok(None)
+    }
 }
 
 /// An in-memory [`View`]: the state of one unit's world, for tests, the simulator and
@@ -52,6 +57,8 @@ pub struct Snapshot {
     pub app: StringMap,
     /// `planned_units()`; defaults to the number of units in `units`.
     pub planned_units: Option<usize>,
+    /// The status this unit shows (`View::current_status`).
+    pub status: Option<juju_hooks::Status>,
     reads: Cell<usize>,
 }
 
@@ -112,5 +119,9 @@ impl View for Snapshot {
 
     fn planned_units(&mut self) -> Result<usize, Infallible> {
         Ok(self.planned_units.unwrap_or(self.units.len()))
+    }
+
+    fn current_status(&mut self) -> Result<Option<juju_hooks::Status>, Infallible> {
+        Ok(self.status.clone())
     }
 }

@@ -24,10 +24,7 @@ struct Outcome {
 fn run(s: &Scenario) -> Outcome {
     let me = UnitName::new("gandalf", s.unit).unwrap();
     let model = DependencyModel::from_json(&s.dependency_model.to_string()).unwrap();
-    let config = UpgradeConfig {
-        substrate: s.substrate.parse::<Substrate>().unwrap(),
-        dependency_model: model,
-    };
+    let config = UpgradeConfig::new(s.substrate.parse::<Substrate>().unwrap(), model);
     let mut snap = Snapshot::new(me.clone());
     snap.relation = s.relation;
     snap.leader = s.leader;

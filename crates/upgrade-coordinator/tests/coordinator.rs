@@ -11,10 +11,7 @@ const MODEL: &str =
     r#"{"app": {"dependencies": {}, "name": "app", "upgrade_supported": ">=1", "version": "2.0"}}"#;
 
 fn config(substrate: Substrate) -> UpgradeConfig {
-    UpgradeConfig {
-        substrate,
-        dependency_model: DependencyModel::from_json(MODEL).unwrap(),
-    }
+    UpgradeConfig::new(substrate, DependencyModel::from_json(MODEL).unwrap())
 }
 
 fn unit(n: u32) -> UnitName {

@@ -114,11 +114,14 @@ proptest! {
         built in prop::option::of(prop::collection::vec(0u32..8, 0..8)),
         grant: u8,
         partition_ok: bool,
+        exact: bool,
+        status_waiting: bool,
     ) {
-        let config = UpgradeConfig {
-            substrate: if k8s { Substrate::K8s } else { Substrate::Vm },
-            dependency_model: DependencyModel::from_json(r#"{"app": {"dependencies": {}, "name": "app", "upgrade_supported": ">=1", "version": "2.0"}}"#).unwrap(),
-        };
+        let mut config = UpgradeConfig::new(
+            if k8s { Substrate::K8s } else { Substrate::Vm },
+            DependencyModel::from_json(r#"{"app": {"dependencies": {}, "name": "app", "upgrade_supported": ">=1", "version": "2.0"}}"#).unwrap(),
+        );
+        config.exact_logs = exact;
         let me = UnitName::new("app", me).unwrap();
         let mut snap = Snapshot::new(me.clone());
         snap.relation = relation;
@@ -132,10 +135,45 @@ proptest! {
         if let Some(p) = extra_peer {
             snap.units.insert(UnitName::new("app", p).unwrap(), StringMap::new());
         }
+        if status_waiting {
+            snap.status = Some(juju_hooks::Status::Waiting("other units upgrading first...".into()));
+        }
         if let Some(s) = stack { snap.app.insert("upgrade-stack".into(), s); }
         if let Some(d) = deps { snap.app.insert("dependencies".into(), d); }
-        let mut hooks = Hooks { check_ok, stack: built, grant, partition_ok };
+        let exact_snap = snap.clone();
+        let mut hooks = Hooks { check_ok, stack: built.clone(), grant, partition_ok };
         let fx = handle(&config, &me, &ev, &mut snap, &mut hooks).unwrap();
+        if !exact {
+            // The shortcut changes nothing but DEBUG lines and a Waiting status already shown.
+            let mut exact_config = config.clone();
+            exact_config.exact_logs = true;
+            let mut snap2 = exact_snap.clone();
+            let mut hooks = Hooks { check_ok, stack: built, grant, partition_ok };
+            let full = handle(&exact_config, &me, &ev, &mut snap2, &mut hooks).unwrap();
+            prop_assert_eq!(&fx.unit_data, &full.unit_data);
+            prop_assert_eq!(&fx.app_data, &full.app_data);
+            prop_assert_eq!(&fx.action_failure, &full.action_failure);
+            prop_assert_eq!(&fx.action_results, &full.action_results);
+            prop_assert_eq!(fx.deferred, full.deferred);
+            let granted = |f: &upgrade_coordinator::Effects| f.count(&upgrade_coordinator::Call::UpgradeGranted);
+            prop_assert_eq!(granted(&fx), granted(&full));
+            if fx.status != full.status {
+                prop_assert!(fx.status.is_none() && full.status == exact_snap.status, "{:?} vs {:?}", fx.status, full.status);
+            }
+            // (Our own diagnostics about malformed data depend on which data was read.)
+            let loud = |f: &upgrade_coordinator::Effects| {
+                f.logs
+                    .iter()
+                    .filter(|l| l.level > juju_hooks::LogLevel::Warning || l.level == juju_hooks::LogLevel::Info)
+                    .filter(|l| !l.message.starts_with("ignoring the stored upgrade-stack"))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            };
+            prop_assert_eq!(loud(&fx), loud(&full));
+            // (At most its own bag and the app bag when the full path reads fewer.)
+            // The shortcut costs at most one read more (the app bag) when it does not apply.
+            prop_assert!(snap.bag_reads() <= snap2.bag_reads() + 1);
+        }
         if !leader || !relation {
             prop_assert!(fx.app_data.is_empty(), "non-leader wrote {:?}", fx.app_data);
         }

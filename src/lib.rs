@@ -366,6 +366,26 @@ impl<W: Workload> UpgradeHooks for Hooks<'_, W> {
                 }
             }
         }
+        if cx.substrate() == Substrate::K8s {
+            // Let `juju refresh` recreate only the highest pod: the rest waits for
+            // `resume-upgrade` (as the data-platform Kubernetes charms do).
+            let highest = cx
+                .peers()
+                .iter()
+                .map(|u| u.number())
+                .chain([cx.unit().number()])
+                .max()
+                .unwrap_or(0);
+            if let Some(set) = self.partition.as_mut() {
+                set(highest).map_err(|e| {
+                    ClusterNotReady::new(
+                        PRE_CHECK_FAILED,
+                        format!("cannot set the rolling-update partition: {e}"),
+                    )
+                    .with_resolution(e.0.resolution.clone())
+                })?;
+            }
+        }
         Ok(())
     }
 

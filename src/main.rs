@@ -18,6 +18,11 @@ const SUBSTRATE_VAR: &str = "UPGRADE_REFERENCE_SUBSTRATE";
 /// Runs the workload in this directory instead of as a systemd service (simulator, tests,
 /// and the Kubernetes charm container, which has no systemd).
 const WORKLOAD_DIR_VAR: &str = "UPGRADE_REFERENCE_WORKLOAD_DIR";
+/// Talk to this Kubernetes API server (e.g. `http://127.0.0.1:8080`, the simulator's)
+/// instead of the in-cluster one, with the service-account files of
+/// `UPGRADE_REFERENCE_K8S_ACCOUNT_DIR` (`token`, and `ca.crt` for https).
+const K8S_API_VAR: &str = "UPGRADE_REFERENCE_K8S_API";
+const K8S_ACCOUNT_VAR: &str = "UPGRADE_REFERENCE_K8S_ACCOUNT_DIR";
 /// Where the workload lives on Kubernetes when no directory is given.
 const K8S_WORKLOAD_DIR: &str = "/var/lib/upgrade-reference-workload";
 
@@ -85,7 +90,18 @@ fn run_with<W: upgrade_reference_charm::Workload>(
         charm = charm.with_partition_client(Box::new(move |partition| {
             let c = match client.take() {
                 Some(c) => c,
-                None => InClusterClient::from_env(&namespace, &app)?,
+                None => match (
+                    std::env::var(K8S_API_VAR),
+                    std::env::var_os(K8S_ACCOUNT_VAR),
+                ) {
+                    (Ok(api), Some(dir)) => InClusterClient::with_credentials(
+                        &api,
+                        std::path::Path::new(&dir),
+                        &namespace,
+                        &app,
+                    )?,
+                    _ => InClusterClient::from_env(&namespace, &app)?,
+                },
             };
             let result = c.set_partition(partition);
             client = Some(c);

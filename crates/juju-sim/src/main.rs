@@ -110,12 +110,13 @@ fn config(a: &RunArgs) -> Result<SimConfig> {
             None => bail!("unknown schedule {s:?}: random, fifo or script:U,U,..."),
         },
     };
-    if a.substrate == "k8s" {
-        bail!("--substrate k8s is not implemented yet: the StatefulSet model and its API are the next step (issue 5)");
-    }
     Ok(SimConfig {
         units: a.units,
-        substrate: Substrate::Vm,
+        substrate: if a.substrate == "k8s" {
+            Substrate::K8s
+        } else {
+            Substrate::Vm
+        },
         seed: a.seed,
         schedule,
         dispatch: std::fs::canonicalize(dispatch)?,

@@ -101,14 +101,46 @@ pub fn upgrade(cfg: SimConfig) -> Result<(Sim, Report)> {
         "refreshed to revision {} and settled in {n} hooks",
         target.number
     ));
+    let any_failed =
+        |sim: &Sim| (0..units as u32).any(|u| sim.unit_view(u).is_some_and(|(s, _)| s == "failed"));
+    if sim.is_k8s() && !any_failed(&sim) {
+        // Only the highest pod was recreated; the operator checks it and resumes.
+        let resume = sim.run_action(leader, "resume-upgrade")?;
+        match &resume.failure {
+            Some(m) => sim.violations.push(format!("resume-upgrade failed: {m}")),
+            None => notes.push(format!(
+                "resume-upgrade: {}",
+                resume.results.get("message").cloned().unwrap_or_default()
+            )),
+        }
+        let n = sim.settle(budget(units))?;
+        notes.push(format!(
+            "settled in {n} hooks; partitions set: {:?}",
+            sim.partitions()
+        ));
+    }
 
     if incompatible {
-        // The leader refuses the versions: it is failed and Blocked, nobody upgrades.
-        match sim.unit_view(leader as u32) {
-            Some((state, (status, _))) if state == "failed" && status == "blocked" => {}
+        // The unit that checks versions (the leader on machines, the highest pod on
+        // Kubernetes) refuses them: it is failed and Blocked, nobody upgrades.
+        let checker = if sim.is_k8s() {
+            units as u32 - 1
+        } else {
+            leader as u32
+        };
+        match sim.unit_view(checker) {
+            Some((state, (status, _))) if state == "failed" && status == "blocked" => notes.push(
+                format!("unit {checker} refused the versions and is Blocked"),
+            ),
             other => sim.violations.push(format!(
-                "incompatible refresh: the leader is {other:?}, not failed/blocked"
+                "incompatible refresh: unit {checker} is {other:?}, not failed/blocked"
             )),
+        }
+        if !sim.upgrade_order().is_empty() {
+            sim.violations.push(format!(
+                "incompatible refresh, yet {:?} upgraded",
+                sim.upgrade_order()
+            ));
         }
         let report = sim.report("upgrade", notes);
         return Ok((sim, report));
@@ -168,6 +200,18 @@ pub fn rollback(mut cfg: SimConfig) -> Result<(Sim, Report)> {
         "refreshed back to revision {} and settled in {n} hooks",
         old.number
     ));
+    if sim.is_k8s() {
+        let resume = sim.run_action(leader, "resume-upgrade")?;
+        notes.push(match &resume.failure {
+            Some(m) => format!("rollback resume-upgrade failed: {m}"),
+            None => format!("rollback resume-upgrade: {:?}", resume.results),
+        });
+        let n = sim.settle(budget(units))?;
+        notes.push(format!(
+            "settled in {n} hooks; partitions set: {:?}",
+            sim.partitions()
+        ));
+    }
     sim.check_final(&old);
     let report = sim.report("rollback", notes);
     Ok((sim, report))

@@ -161,6 +161,7 @@ struct UnitSim {
     errors: usize,
     failing: Option<(String, usize)>,
     workload_upgrades: usize,
+    pod_gen: u32,
     fail_tool_once: Option<String>,
     kill_after: Option<usize>,
 }
@@ -262,6 +263,15 @@ pub struct Sim {
     /// Invariant violations so far.
     pub violations: Vec<String>,
     injected: bool,
+    /// Kubernetes: the API server serving the StatefulSet.
+    api: Option<crate::k8s::ApiServer>,
+    account_dir: PathBuf,
+    /// Kubernetes: the revision the StatefulSet's template runs, and the pod being recreated.
+    k8s_target: Option<Revision>,
+    /// The pod template's generation: every refresh changes the template (even back to an
+    /// earlier revision), so every pod at or above the partition is recreated.
+    template_gen: u32,
+    rolling: Option<usize>,
 }
 
 const MAX_RETRIES: usize = 6;
@@ -277,6 +287,16 @@ impl Sim {
         }
         let rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);
         let injected = !cfg.faults.is_empty();
+        let account_dir = dir.path().join("serviceaccount");
+        let api = match cfg.substrate {
+            Substrate::K8s => {
+                let api = crate::k8s::ApiServer::start("sim", APP)?;
+                std::fs::create_dir_all(&account_dir)?;
+                std::fs::write(account_dir.join("token"), &api.token)?;
+                Some(api)
+            }
+            Substrate::Vm => None,
+        };
         Ok(Sim {
             dir,
             tools,
@@ -293,6 +313,11 @@ impl Sim {
             trace: Vec::new(),
             violations: Vec::new(),
             injected,
+            api,
+            account_dir,
+            k8s_target: None,
+            template_gen: 0,
+            rolling: None,
             cfg,
         })
     }
@@ -357,6 +382,7 @@ impl Sim {
                 errors: 0,
                 failing: None,
                 workload_upgrades: 0,
+                pod_gen: 0,
                 fail_tool_once: None,
                 kill_after: None,
             });
@@ -517,6 +543,10 @@ impl Sim {
                     Substrate::K8s => "k8s",
                 },
             );
+        if let Some(api) = &self.api {
+            cmd.env("UPGRADE_REFERENCE_K8S_API", &api.url)
+                .env("UPGRADE_REFERENCE_K8S_ACCOUNT_DIR", &self.account_dir);
+        }
         match event {
             Event::Relation(r) => {
                 cmd.env("JUJU_HOOK_NAME", event.name())
@@ -757,6 +787,7 @@ impl Sim {
             );
         }
         self.check_invariants();
+        self.k8s_roll()?;
         Ok(true)
     }
 
@@ -806,10 +837,63 @@ impl Sim {
         let start = self.step;
         while self.step - start < max_steps {
             if !self.step()? {
-                return Ok(self.step - start);
+                self.k8s_roll()?;
+                if !self.step()? {
+                    return Ok(self.step - start);
+                }
             }
         }
         bail!("the model did not settle in {max_steps} hooks")
+    }
+
+    /// Kubernetes: the StatefulSet controller. When the pod being recreated has run its
+    /// hooks, the next pod with an ordinal at or above the partition that does not run the
+    /// template's revision is recreated, highest first, one at a time: it loses its charm
+    /// container (the unit's hints go), gets the new charm, and runs `upgrade-charm`,
+    /// `config-changed`, `start`.
+    fn k8s_roll(&mut self) -> Result<()> {
+        let (Some(api), Some(target)) = (&self.api, self.k8s_target.clone()) else {
+            return Ok(());
+        };
+        if let Some(i) = self.rolling {
+            if !self.units[i].queue.is_empty() {
+                return Ok(());
+            }
+            self.rolling = None;
+        }
+        let partition = api.sts.lock().map(|s| s.partition).unwrap_or(0);
+        let next = (0..self.units.len())
+            .filter(|&i| {
+                self.units[i].name.number() >= partition
+                    && self.units[i].pod_gen != self.template_gen
+            })
+            .max_by_key(|&i| self.units[i].name.number());
+        let Some(i) = next else {
+            return Ok(());
+        };
+        let dir = self.units[i].charm_dir.clone();
+        let _ = std::fs::remove_file(dir.join(juju_hooks::HINTS_FILE));
+        self.install_charm(&dir, &target)?;
+        self.units[i].revision = target.number;
+        self.units[i].pod_gen = self.template_gen;
+        self.push(i, Event::UpgradeCharm);
+        self.push(i, Event::Start);
+        self.rolling = Some(i);
+        if self.cfg.verbose {
+            eprintln!(
+                "      (statefulset: partition {partition}, pod {} recreated with revision {})",
+                self.units[i].name, target.number
+            );
+        }
+        Ok(())
+    }
+
+    /// Kubernetes: the partitions the charm patched, in order.
+    pub fn partitions(&self) -> Vec<u32> {
+        self.api
+            .as_ref()
+            .and_then(|a| a.sts.lock().ok().map(|s| s.patches.clone()))
+            .unwrap_or_default()
     }
 
     /// Runs an action on unit `i` (between hooks, as Juju holds actions until the unit is
@@ -853,7 +937,18 @@ impl Sim {
             );
         }
         self.check_invariants();
+        self.k8s_roll()?;
         Ok(outcome)
+    }
+
+    /// Units in the order they upgraded their workload to the target revision.
+    pub fn upgrade_order(&self) -> &[String] {
+        &self.upgrade_order
+    }
+
+    /// Is this a Kubernetes model?
+    pub fn is_k8s(&self) -> bool {
+        self.api.is_some()
     }
 
     /// The leader's index.
@@ -861,12 +956,18 @@ impl Sim {
         self.leader
     }
 
-    /// `juju refresh`: every unit gets `rev` and an `upgrade-charm` (machines).
+    /// `juju refresh`: on machines every unit gets `rev` and an `upgrade-charm`; on
+    /// Kubernetes the StatefulSet's template changes and its controller recreates pods.
     pub fn refresh(&mut self, rev: &Revision) -> Result<()> {
         self.target = Some(rev.clone());
         self.upgrade_order.clear();
         for u in &mut self.units {
             u.workload_upgrades = 0;
+        }
+        if self.api.is_some() {
+            self.k8s_target = Some(rev.clone());
+            self.template_gen += 1;
+            return self.k8s_roll();
         }
         for i in 0..self.units.len() {
             let dir = self.units[i].charm_dir.clone();

@@ -225,3 +225,59 @@ fn the_cli_runs_and_reports() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown fault"));
 }
+
+fn k8s(units: usize, seed: u64, faults: Vec<Fault>) -> SimConfig {
+    SimConfig {
+        substrate: Substrate::K8s,
+        ..cfg(units, seed, faults)
+    }
+}
+
+#[test]
+fn kubernetes_upgrade_follows_the_partition_and_resume_upgrade() {
+    for seed in 1..=4 {
+        let (sim, r) = upgrade(k8s(5, seed, vec![])).unwrap();
+        assert_clean(&r);
+        // pre-upgrade-check sets the highest ordinal, resume-upgrade the next, and every
+        // finished unit the one below it.
+        assert_eq!(sim.partitions(), vec![4, 3, 2, 1, 0]);
+        let order: Vec<&str> = r.order.iter().map(String::as_str).collect();
+        assert_eq!(
+            order,
+            [
+                "upgrade-reference/4",
+                "upgrade-reference/3",
+                "upgrade-reference/2",
+                "upgrade-reference/1",
+                "upgrade-reference/0"
+            ]
+        );
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.contains("resume-upgrade: Upgrade will resume on unit 3")),
+            "{:?}",
+            r.notes
+        );
+    }
+}
+
+#[test]
+fn kubernetes_faults_end_where_documented() {
+    let (sim, r) = upgrade(k8s(5, 2, vec![Fault::FailUpgrade(2)])).unwrap();
+    assert_clean(&r);
+    assert_eq!(sim.unit_view(2).unwrap().0, "failed");
+    let (sim, r) = upgrade(k8s(4, 1, vec![Fault::IncompatibleRefresh])).unwrap();
+    assert_clean(&r);
+    assert_eq!(
+        sim.unit_view(3).unwrap().0,
+        "failed",
+        "the highest pod checks the versions"
+    );
+    let (_sim, r) = upgrade(k8s(4, 3, vec![Fault::KillMidHook { unit: 3, after: 2 }])).unwrap();
+    assert_clean(&r);
+    for seed in 1..=3 {
+        let (_sim, r) = rollback(k8s(4, seed, vec![])).unwrap();
+        assert_clean(&r);
+    }
+}

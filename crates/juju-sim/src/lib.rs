@@ -4,6 +4,7 @@
 //! the protocol's invariants checked after every hook.
 #![warn(missing_docs)]
 
+pub mod explore;
 pub mod k8s;
 pub mod scenario;
 pub mod sim;

@@ -63,7 +63,10 @@ impl UpgradeHooks for MemHooks<'_> {
         stack.extend(others);
         Ok(stack)
     }
-    fn on_upgrade_granted(&mut self, _: &mut UpgradeContext<'_>) -> Result<GrantOutcome, DependencyError> {
+    fn on_upgrade_granted(
+        &mut self,
+        _: &mut UpgradeContext<'_>,
+    ) -> Result<GrantOutcome, DependencyError> {
         *self.workload = self.target.clone();
         *self.upgrades += 1;
         Ok(GrantOutcome::Completed)
@@ -126,7 +129,11 @@ impl World {
             leader: 0,
         };
         let fx = w.run(0, &UpgradeEvent::PreUpgradeCheck, exact);
-        assert!(fx.action_failure.is_none(), "pre-upgrade-check: {:?}", fx.action_failure);
+        assert!(
+            fx.action_failure.is_none(),
+            "pre-upgrade-check: {:?}",
+            fx.action_failure
+        );
         for u in &mut w.units {
             u.queue.push_back(Ev::UpgradeCharm);
         }
@@ -158,7 +165,10 @@ impl World {
         };
         self.units[i].workload = workload;
         self.units[i].upgrades = upgrades;
-        let bag_changed = fx.unit_data.iter().any(|(k, v)| self.units[i].bag.get(k) != Some(v));
+        let bag_changed = fx
+            .unit_data
+            .iter()
+            .any(|(k, v)| self.units[i].bag.get(k) != Some(v));
         let app_changed = fx.app_data.iter().any(|(k, v)| self.app.get(k) != Some(v));
         self.units[i].bag.extend(fx.unit_data.clone());
         self.app.extend(fx.app_data.clone());
@@ -211,12 +221,18 @@ impl World {
     }
 
     fn state(&self, i: usize) -> &str {
-        self.units[i].bag.get("state").map(String::as_str).unwrap_or("")
+        self.units[i]
+            .bag
+            .get("state")
+            .map(String::as_str)
+            .unwrap_or("")
     }
 
     /// Invariants that hold in every state.
     fn check(&self) -> Option<String> {
-        let upgrading = (0..self.units.len()).filter(|&i| self.state(i) == "upgrading").count();
+        let upgrading = (0..self.units.len())
+            .filter(|&i| self.state(i) == "upgrading")
+            .count();
         if upgrading > 1 {
             return Some(format!("{upgrading} units upgrading at once"));
         }
@@ -274,7 +290,11 @@ pub fn exhaustive(cfg: &Explore) -> Findings {
             continue;
         }
         if path.len() > 40 * cfg.units * cfg.units {
-            f.violations.push(format!("no end after {} hooks: {}", path.len(), path.join(" ")));
+            f.violations.push(format!(
+                "no end after {} hooks: {}",
+                path.len(),
+                path.join(" ")
+            ));
             continue;
         }
         for i in ready {
@@ -319,11 +339,17 @@ pub fn random(cfg: &Explore, seed: u64, runs: usize) -> Findings {
             path.push(w.step(i, cfg.exact_logs));
             f.hooks += 1;
             if let Some(v) = w.check() {
-                f.violations.push(format!("run {run} (seed {seed}): {v} after {}", path.join(" ")));
+                f.violations.push(format!(
+                    "run {run} (seed {seed}): {v} after {}",
+                    path.join(" ")
+                ));
                 break;
             }
             if path.len() > 60 * cfg.units * cfg.units {
-                f.violations.push(format!("run {run} (seed {seed}): no end after {} hooks", path.len()));
+                f.violations.push(format!(
+                    "run {run} (seed {seed}): no end after {} hooks",
+                    path.len()
+                ));
                 break;
             }
         }

@@ -74,7 +74,7 @@ struct RunArgs {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     json: bool,
-    /// Print every hook as it runs (default on a terminal).
+    /// Print a line per hook as it runs (instead of the live table shown on a terminal).
     #[arg(long, short)]
     verbose: bool,
     /// Print only the report.
@@ -151,7 +151,8 @@ fn config(a: &RunArgs) -> Result<SimConfig> {
             .iter()
             .map(|f| parse_fault(f))
             .collect::<Result<_>>()?,
-        verbose: a.verbose || (!a.quiet && !a.json && std::io::stderr().is_terminal()),
+        verbose: a.verbose,
+        live: !a.verbose && !a.quiet && !a.json && std::io::stderr().is_terminal(),
     })
 }
 
@@ -248,7 +249,8 @@ fn run(cmd: Cmd) -> Result<bool> {
         Cmd::Rollback(a) => (a, juju_sim::scenario::rollback(config(a)?)),
         Cmd::Explore(a) => return explore(a),
     };
-    let (_sim, report) = result?;
+    let (mut sim, report) = result?;
+    sim.draw(true);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -2,7 +2,7 @@
 //! queue and databag; a peer relation; leadership; the scheduler; commits with Juju's
 //! semantics; `relation-changed` fan-out; faults; invariants checked after every hook.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -116,6 +116,8 @@ pub struct SimConfig {
     pub faults: Vec<Fault>,
     /// Print a line per hook.
     pub verbose: bool,
+    /// Redraw a live per-unit table on the terminal (stderr) as hooks run.
+    pub live: bool,
 }
 
 /// An event waiting on a unit.
@@ -272,6 +274,10 @@ pub struct Sim {
     /// earlier revision), so every pod at or above the partition is recreated.
     template_gen: u32,
     rolling: Option<usize>,
+    /// Live display: lines drawn last time, when.
+    drawn: usize,
+    last_draw: Option<Instant>,
+    last_hook: BTreeMap<usize, String>,
 }
 
 const MAX_RETRIES: usize = 6;
@@ -318,6 +324,9 @@ impl Sim {
             k8s_target: None,
             template_gen: 0,
             rolling: None,
+            drawn: 0,
+            last_draw: None,
+            last_hook: BTreeMap::new(),
             cfg,
         })
     }
@@ -786,9 +795,66 @@ impl Sim {
                 t.status
             );
         }
+        self.last_hook.insert(i, event.name());
+        self.draw(false);
         self.check_invariants();
         self.k8s_roll()?;
         Ok(true)
+    }
+
+    /// Redraws the live table (at most every 50 ms unless `force`).
+    pub fn draw(&mut self, force: bool) {
+        if !self.cfg.live {
+            return;
+        }
+        if !force
+            && self
+                .last_draw
+                .is_some_and(|t| t.elapsed() < Duration::from_millis(50))
+        {
+            return;
+        }
+        self.last_draw = Some(Instant::now());
+        let mut lines = vec![format!(
+            "juju-sim: {} hooks, {:.1} s, {} upgraded{}",
+            self.step,
+            self.started.elapsed().as_secs_f64(),
+            self.upgrade_order.len(),
+            if self.violations.is_empty() {
+                String::new()
+            } else {
+                format!(", {} VIOLATIONS", self.violations.len())
+            }
+        )];
+        let shown = self.units.len().min(20);
+        for i in 0..shown {
+            let u = &self.units[i];
+            let mut status = format!("{} {}", u.status.0, u.status.1);
+            status.truncate(44);
+            lines.push(format!(
+                "  {:<22}{} {:<10} {:<44} {:<8} {}",
+                u.name.to_string(),
+                if i == self.leader { "*" } else { " " },
+                self.state_of(i),
+                status,
+                self.workload_version(i),
+                self.last_hook.get(&i).map(String::as_str).unwrap_or("")
+            ));
+        }
+        if self.units.len() > shown {
+            lines.push(format!("  ... and {} more units", self.units.len() - shown));
+        }
+        let mut out = String::new();
+        if self.drawn > 0 {
+            out.push_str(&format!("\x1b[{}A", self.drawn));
+        }
+        for l in &lines {
+            out.push_str("\x1b[2K");
+            out.push_str(l);
+            out.push('\n');
+        }
+        eprint!("{out}");
+        self.drawn = lines.len();
     }
 
     fn check_invariants(&mut self) {
@@ -936,6 +1002,7 @@ impl Sim {
                 }
             );
         }
+        self.draw(true);
         self.check_invariants();
         self.k8s_roll()?;
         Ok(outcome)

@@ -9,19 +9,43 @@ fn every_interleaving_of_two_and_three_units_upgrades_cleanly() {
     for units in [2, 3, 4] {
         for exact_logs in [true, false] {
             let f = exhaustive(&Explore { units, exact_logs });
-            assert!(f.violations.is_empty(), "{units} units: {:#?}", f.violations);
+            assert!(
+                f.violations.is_empty(),
+                "{units} units: {:#?}",
+                f.violations
+            );
             assert!(f.end_states >= 1 && f.states > 10, "{units} units: {f:?}");
-            eprintln!("{units} units (exact logs {exact_logs}): {} states, {} end states, {} hooks", f.states, f.end_states, f.hooks);
+            eprintln!(
+                "{units} units (exact logs {exact_logs}): {} states, {} end states, {} hooks",
+                f.states, f.end_states, f.hooks
+            );
         }
     }
 }
 
 #[test]
 fn random_schedules_up_to_ten_units_upgrade_cleanly() {
-    let runs: usize = std::env::var("JUJU_SIM_SWEEP").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
+    let runs: usize = std::env::var("JUJU_SIM_SWEEP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
     for units in 4..=10 {
-        let f = random(&Explore { units, exact_logs: false }, units as u64, runs);
-        assert!(f.violations.is_empty(), "{units} units: {:#?}", f.violations);
-        assert!(f.end_states > 1 || runs < 2, "{units} units: schedules should differ");
+        let f = random(
+            &Explore {
+                units,
+                exact_logs: false,
+            },
+            units as u64,
+            runs,
+        );
+        assert!(
+            f.violations.is_empty(),
+            "{units} units: {:#?}",
+            f.violations
+        );
+        assert!(
+            f.end_states > 1 || runs < 2,
+            "{units} units: schedules should differ"
+        );
     }
 }

@@ -48,6 +48,7 @@ fn cfg(units: usize, seed: u64, faults: Vec<Fault>) -> SimConfig {
         tool,
         faults,
         verbose: false,
+        live: false,
     }
 }
 

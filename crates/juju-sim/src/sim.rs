@@ -240,6 +240,8 @@ pub struct Report {
     pub seconds: f64,
     /// Invariant violations (empty on success).
     pub violations: Vec<String>,
+    /// When an invariant broke: the hooks up to the first violation (the last 30).
+    pub trace: Vec<TraceLine>,
     /// Notes from the scenario (outcomes of operator steps).
     pub notes: Vec<String>,
 }
@@ -278,6 +280,7 @@ pub struct Sim {
     drawn: usize,
     last_draw: Option<Instant>,
     last_hook: BTreeMap<usize, String>,
+    first_violation_step: Option<usize>,
 }
 
 const MAX_RETRIES: usize = 6;
@@ -327,6 +330,7 @@ impl Sim {
             drawn: 0,
             last_draw: None,
             last_hook: BTreeMap::new(),
+            first_violation_step: None,
             cfg,
         })
     }
@@ -858,6 +862,14 @@ impl Sim {
     }
 
     fn check_invariants(&mut self) {
+        let before = self.violations.len();
+        self.check_invariants_inner();
+        if self.violations.len() > before && self.first_violation_step.is_none() {
+            self.first_violation_step = Some(self.step);
+        }
+    }
+
+    fn check_invariants_inner(&mut self) {
         let upgrading: Vec<String> = (0..self.units.len())
             .filter(|&i| self.state_of(i) == "upgrading")
             .map(|i| self.units[i].name.to_string())
@@ -1184,6 +1196,21 @@ impl Sim {
             order: self.upgrade_order.clone(),
             seconds: self.started.elapsed().as_secs_f64(),
             violations: self.violations.clone(),
+            trace: match self.first_violation_step {
+                Some(step) => {
+                    let upto: Vec<TraceLine> = self
+                        .trace
+                        .iter()
+                        .filter(|t| t.step <= step)
+                        .cloned()
+                        .collect();
+                    upto[upto.len().saturating_sub(30)..].to_vec()
+                }
+                None if !self.violations.is_empty() => {
+                    self.trace[self.trace.len().saturating_sub(30)..].to_vec()
+                }
+                None => Vec::new(),
+            },
             notes,
         }
     }

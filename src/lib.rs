@@ -16,6 +16,8 @@
 //! The workload sits behind [`Workload`]; `dispatch` picks [`SystemdWorkload`] on a machine
 //! and [`DirWorkload`] when `UPGRADE_REFERENCE_WORKLOAD_DIR` is set (simulator, tests).
 
+#![warn(missing_docs)]
+
 pub mod workload;
 
 use std::path::{Path, PathBuf};

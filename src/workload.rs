@@ -137,6 +137,8 @@ impl Workload for DirWorkload {
 /// The real workload on a machine: a systemd service `upgrade-reference-workload` whose
 /// installed version lives in `<root>/var/lib/upgrade-reference/version` and reaches the
 /// service as `WORKLOAD_VERSION`. `systemctl` runs without a shell, with fixed arguments.
+/// A file `<root>/var/lib/upgrade-reference/fail-install` naming a version makes installing
+/// that version fail (fault injection for drills and the integration tests).
 #[derive(Debug, Clone)]
 pub struct SystemdWorkload {
     root: PathBuf,
@@ -212,6 +214,15 @@ impl Default for SystemdWorkload {
 impl Workload for SystemdWorkload {
     fn install(&mut self, version: &str) -> Result<(), WorkloadError> {
         let op = format!("install {version}");
+        // Fault injection for integration tests and drills: a file naming a version makes
+        // installing exactly that version fail (`echo 1.1.0 > .../fail-install`).
+        let fault = std::fs::read_to_string(self.state_dir().join("fail-install")).ok();
+        if fault.as_deref().map(str::trim) == Some(version) {
+            return Err(WorkloadError::new(
+                op,
+                "the package did not install (injected fault)",
+            ));
+        }
         let version_file = self.state_dir().join("version");
         let unit = format!(
             "[Unit]\nDescription=In-place upgrade reference workload\n\n[Service]\nEnvironmentFile={}\nExecStart=/bin/sh -c 'echo \"serving version $WORKLOAD_VERSION\"; exec sleep infinity'\nRestart=on-failure\n\n[Install]\nWantedBy=multi-user.target\n",

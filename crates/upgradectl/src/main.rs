@@ -3,6 +3,7 @@
 //! ```text
 //! upgradectl allows CONSTRAINT VERSION   # prints true/false; exit 0 / 1; invalid input: exit 2
 //! upgradectl allows --batch              # stdin: CONSTRAINT<TAB>VERSION per line
+//! upgradectl pack [--versions FILE]      # the .charm, without LXD
 //! ```
 //!
 //! `allows` answers exactly as the reference upgrade library does with poetry-core 2.5.0:
@@ -13,6 +14,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use poetry_constraints::{verdict, Constraint, Version};
+
+mod pack;
 
 #[derive(Parser)]
 #[command(
@@ -42,15 +45,77 @@ invalid-constraint, invalid-version. The constraint is judged first. This output
         /// The version, e.g. "1.4.2".
         #[arg(required_unless_present = "batch", allow_hyphen_values = true)]
         version: Option<String>,
-        /// Read CONSTRAINT<TAB>VERSION lines on stdin and print one verdict per line.
+        /// Read lines of a constraint, a tab and a version on stdin; print one verdict per line.
         #[arg(long, conflicts_with_all = ["constraint", "version"])]
         batch: bool,
+    },
+    /// Pack the charm into a .charm file without LXD (as charmcraft lays one out):
+    /// a statically linked dispatch, manifest.yaml, metadata.yaml, actions.yaml,
+    /// config.yaml and the versions file.
+    #[command(
+        after_help = "Two revisions for a real upgrade: pack once as is, then again with\n\
+--versions charm-revisions/versions-1.1.0.json --suffix -next; `juju refresh APP --path` from one\n\
+to the other. --versions charm-revisions/versions-3.0.0-incompatible.json packs one the\n\
+coordinator must refuse."
+    )]
+    Pack {
+        /// The charm project directory.
+        #[arg(long, default_value = ".")]
+        project: std::path::PathBuf,
+        /// Where to write the .charm.
+        #[arg(long, default_value = ".")]
+        out: std::path::PathBuf,
+        /// ubuntu@22.04 or ubuntu@24.04.
+        #[arg(long, default_value = "ubuntu@24.04")]
+        base: String,
+        /// amd64 or arm64 (default: this machine's).
+        #[arg(long)]
+        arch: Option<String>,
+        /// The versions file to ship (default: the project's versions.json).
+        #[arg(long)]
+        versions: Option<std::path::PathBuf>,
+        /// Use this dispatch binary instead of building one.
+        #[arg(long)]
+        dispatch: Option<std::path::PathBuf>,
+        /// Appended to the charm file's name, e.g. -next.
+        #[arg(long, default_value = "", allow_hyphen_values = true)]
+        suffix: String,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Pack {
+            project,
+            out,
+            base,
+            arch,
+            versions,
+            dispatch,
+            suffix,
+        } => {
+            let options = pack::PackOptions {
+                project,
+                out_dir: out,
+                base,
+                arch: arch.unwrap_or_else(|| pack::host_arch().to_owned()),
+                versions,
+                dispatch,
+                suffix,
+            };
+            match pack::pack(&options) {
+                Ok(path) => {
+                    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                    println!("{} ({:.2} MiB)", path.display(), size as f64 / 1048576.0);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("upgradectl pack: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Allows { batch: true, .. } => match batch(io::stdin().lock(), io::stdout().lock())
         {
             Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,254 @@
+//! `upgradectl pack`: the charm as a `.charm` file without LXD or charmcraft, laid out as
+//! charmcraft lays one out: the `dispatch` executable at the root, `manifest.yaml`,
+//! `metadata.yaml`, `actions.yaml`, `config.yaml` (if any) and the versions file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use object::elf;
+use object::read::elf::{ElfFile64, FileHeader, ProgramHeader, SectionHeader};
+use object::Endianness;
+
+/// What to pack.
+#[derive(Debug, Clone)]
+pub struct PackOptions {
+    /// The charm project (holds `Cargo.toml`, `metadata.yaml`, ...).
+    pub project: PathBuf,
+    /// Where the `.charm` goes.
+    pub out_dir: PathBuf,
+    /// `ubuntu@22.04` or `ubuntu@24.04`.
+    pub base: String,
+    /// `amd64` or `arm64`.
+    pub arch: String,
+    /// The versions file to ship (default: the project's `versions.json`).
+    pub versions: Option<PathBuf>,
+    /// A prebuilt `dispatch` (default: build it, statically linked).
+    pub dispatch: Option<PathBuf>,
+    /// Appended to the file name, e.g. `-next` (two revisions side by side).
+    pub suffix: String,
+}
+
+/// The newest glibc symbol version each supported base provides.
+fn max_glibc(base: &str) -> Result<(u32, u32)> {
+    match base {
+        "ubuntu@22.04" => Ok((2, 35)),
+        "ubuntu@24.04" => Ok((2, 39)),
+        other => bail!("unsupported base {other:?}: ubuntu@22.04 or ubuntu@24.04"),
+    }
+}
+
+fn rust_target(arch: &str) -> Result<&'static str> {
+    match arch {
+        "amd64" => Ok("x86_64-unknown-linux-gnu"),
+        "arm64" => Ok("aarch64-unknown-linux-gnu"),
+        other => bail!("unsupported architecture {other:?}: amd64 or arm64"),
+    }
+}
+
+/// The Debian architecture of this machine.
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        _ => "amd64",
+    }
+}
+
+/// How an executable links: statically, or against glibc up to some version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Linkage {
+    /// No interpreter, nothing needed at run time.
+    Static,
+    /// Dynamically linked; the newest `GLIBC_x.y` it requires.
+    Glibc(Option<(u32, u32)>),
+}
+
+/// Reads an ELF executable's linkage: static when it has no program interpreter; otherwise
+/// the newest `GLIBC_x.y` named in its string tables (where the symbol-version requirements
+/// of `.gnu.version_r` point).
+pub fn linkage(bytes: &[u8]) -> Result<Linkage> {
+    let file = ElfFile64::<Endianness>::parse(bytes).context("not a 64-bit ELF executable")?;
+    let header = file.elf_header();
+    let endian = file.endian();
+    let interpreted = header
+        .program_headers(endian, bytes)?
+        .iter()
+        .any(|ph| ph.p_type(endian) == elf::PT_INTERP);
+    if !interpreted {
+        return Ok(Linkage::Static);
+    }
+    let mut newest: Option<(u32, u32)> = None;
+    for section in header.sections(endian, bytes)?.iter() {
+        if section.sh_type(endian) != elf::SHT_STRTAB {
+            continue;
+        }
+        let Ok(data) = section.data(endian, bytes) else {
+            continue;
+        };
+        for s in data.split(|b| *b == 0) {
+            if let Some(v) = s.strip_prefix(b"GLIBC_") {
+                let v = String::from_utf8_lossy(v);
+                let mut it = v.split('.').map(|p| p.parse::<u32>());
+                if let (Some(Ok(a)), Some(Ok(b))) = (it.next(), it.next()) {
+                    newest = newest.max(Some((a, b)));
+                }
+            }
+        }
+    }
+    Ok(Linkage::Glibc(newest))
+}
+
+fn build_dispatch(project: &Path, target: &str) -> Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!("building dispatch for {target} (static)...");
+    let status = Command::new(cargo)
+        .current_dir(project)
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--bin",
+            "dispatch",
+            "--target",
+            target,
+        ])
+        .arg("--target-dir")
+        .arg(project.join("target/pack"))
+        .status()
+        .context("running cargo")?;
+    if !status.success() {
+        bail!("cargo build failed ({status}); for another architecture pass --dispatch with a binary built for it");
+    }
+    Ok(project
+        .join("target/pack")
+        .join(target)
+        .join("release/dispatch"))
+}
+
+fn metadata_name(metadata: &str) -> Result<String> {
+    metadata
+        .lines()
+        .find_map(|l| l.strip_prefix("name:"))
+        .map(|n| n.trim().trim_matches(['"', '\'']).to_owned())
+        .filter(|n| !n.is_empty())
+        .context("metadata.yaml has no name")
+}
+
+/// The `manifest.yaml` charmcraft writes.
+pub fn manifest(base: &str, arch: &str, started_at: &str) -> Result<String> {
+    let (distribution, channel) = base
+        .split_once('@')
+        .with_context(|| format!("base {base:?} is not name@channel"))?;
+    Ok(format!(
+        "analysis:\n  attributes:\n  - name: language\n    result: unknown\n  - name: framework\n    result: unknown\nbases:\n- architectures:\n  - {arch}\n  channel: '{channel}'\n  name: {distribution}\ncharmcraft-started-at: '{started_at}'\ncharmcraft-version: 4.5.0\n"
+    ))
+}
+
+/// Packs the charm; returns the `.charm` path.
+pub fn pack(o: &PackOptions) -> Result<PathBuf> {
+    let (major, minor) = max_glibc(&o.base)?;
+    let target = rust_target(&o.arch)?;
+    let read = |name: &str| std::fs::read_to_string(o.project.join(name));
+    let metadata = read("metadata.yaml").context("reading metadata.yaml")?;
+    let name = metadata_name(&metadata)?;
+    let versions_path = o
+        .versions
+        .clone()
+        .unwrap_or_else(|| o.project.join("versions.json"));
+    let versions = std::fs::read_to_string(&versions_path)
+        .with_context(|| format!("reading {}", versions_path.display()))?;
+    upgrade_coordinator::DependencyModel::from_json(&versions)
+        .with_context(|| format!("{} cannot be shipped", versions_path.display()))?;
+
+    let dispatch = match &o.dispatch {
+        Some(d) => d.clone(),
+        None => {
+            if o.arch != host_arch() {
+                bail!(
+                    "cannot build for {} on {}: pass --dispatch with a binary built for it",
+                    o.arch,
+                    host_arch()
+                );
+            }
+            build_dispatch(&o.project, target)?
+        }
+    };
+    let binary =
+        std::fs::read(&dispatch).with_context(|| format!("reading {}", dispatch.display()))?;
+    match linkage(&binary)? {
+        Linkage::Static => {}
+        Linkage::Glibc(Some((a, b))) if (a, b) > (major, minor) => bail!(
+            "{} needs GLIBC_{a}.{b}, newer than {}'s {major}.{minor}: build it statically (the default) or on that base",
+            dispatch.display(),
+            o.base
+        ),
+        Linkage::Glibc(_) => {}
+    }
+
+    let started_at = "2026-01-01T00:00:00.000000Z"; // fixed: the same inputs give the same file
+    let mut files: Vec<(&str, Vec<u8>, u32)> = vec![
+        ("dispatch", binary, 0o755),
+        (
+            "manifest.yaml",
+            manifest(&o.base, &o.arch, started_at)?.into_bytes(),
+            0o644,
+        ),
+        ("metadata.yaml", metadata.into_bytes(), 0o644),
+    ];
+    for optional in ["actions.yaml", "config.yaml"] {
+        if let Ok(text) = read(optional) {
+            files.push((optional, text.into_bytes(), 0o644));
+        }
+    }
+    files.push(("versions.json", versions.into_bytes(), 0o644));
+
+    std::fs::create_dir_all(&o.out_dir)?;
+    let out = o
+        .out_dir
+        .join(format!("{name}{}_{}-{}.charm", o.suffix, o.base, o.arch));
+    let tmp = out.with_extension("charm.tmp");
+    {
+        let file =
+            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let mut zip = zip::ZipWriter::new(file);
+        for (path, data, mode) in &files {
+            let options = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated)
+                .unix_permissions(*mode)
+                .last_modified_time(zip::DateTime::default());
+            zip.start_file(*path, options)?;
+            zip.write_all(data)?;
+        }
+        zip.finish()?;
+    }
+    std::fs::rename(&tmp, &out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_glibc_versions_a_dynamic_binary_needs() {
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        match linkage(&me).unwrap() {
+            Linkage::Glibc(Some((2, minor))) => assert!(minor >= 2, "GLIBC_2.{minor}"),
+            other => panic!("a test binary is dynamically linked against glibc: {other:?}"),
+        }
+        assert!(linkage(b"not an elf").is_err());
+    }
+
+    #[test]
+    fn bases_and_architectures() {
+        assert_eq!(max_glibc("ubuntu@22.04").unwrap(), (2, 35));
+        assert!(max_glibc("ubuntu@18.04").is_err());
+        assert_eq!(rust_target("arm64").unwrap(), "aarch64-unknown-linux-gnu");
+        assert!(rust_target("s390x").is_err());
+        assert!(manifest("ubuntu@22.04", "arm64", "t")
+            .unwrap()
+            .contains("channel: '22.04'"));
+    }
+}

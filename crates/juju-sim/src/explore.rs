@@ -42,6 +42,13 @@ pub struct World {
     units: Vec<U>,
     app: Bag,
     leader: usize,
+    /// The revision being moved to: its versions file and workload.
+    versions: String,
+    target: String,
+    /// A unit whose workload upgrade fails (until cleared).
+    fail: Option<usize>,
+    /// Rolling back: the leader need not be last.
+    rollback: bool,
 }
 
 /// The charm's hooks, in memory: a healthy cluster, the leader upgrades last, a granted
@@ -50,6 +57,7 @@ struct MemHooks<'a> {
     workload: &'a mut String,
     upgrades: &'a mut u8,
     target: String,
+    fails: bool,
 }
 
 impl UpgradeHooks for MemHooks<'_> {
@@ -67,6 +75,11 @@ impl UpgradeHooks for MemHooks<'_> {
         &mut self,
         _: &mut UpgradeContext<'_>,
     ) -> Result<GrantOutcome, DependencyError> {
+        if self.fails {
+            return Ok(GrantOutcome::Failed {
+                cause: Some("injected".into()),
+            });
+        }
         *self.workload = self.target.clone();
         *self.upgrades += 1;
         Ok(GrantOutcome::Completed)
@@ -104,7 +117,7 @@ fn name(i: usize) -> UnitName {
 
 impl World {
     fn config(&self, exact: bool) -> UpgradeConfig {
-        let model = DependencyModel::from_json(&new_revision().versions).expect("a valid model");
+        let model = DependencyModel::from_json(&self.versions).expect("a valid model");
         let mut c = UpgradeConfig::new(Substrate::Vm, model);
         c.exact_logs = exact;
         c
@@ -127,6 +140,10 @@ impl World {
             units,
             app: [("dependencies".to_string(), old_revision().wire())].into(),
             leader: 0,
+            versions: new_revision().versions,
+            target: new_revision().workload,
+            fail: None,
+            rollback: false,
         };
         let fx = w.run(0, &UpgradeEvent::PreUpgradeCheck, exact);
         assert!(
@@ -157,7 +174,8 @@ impl World {
         let mut hooks = MemHooks {
             workload: &mut workload,
             upgrades: &mut upgrades,
-            target: new_revision().workload,
+            target: self.target.clone(),
+            fails: self.fail == Some(i),
         };
         let fx = match handle(&config, &name(i), event, &mut snap, &mut hooks) {
             Ok(fx) => fx,
@@ -239,9 +257,10 @@ impl World {
         if let Some(i) = self.units.iter().position(|u| u.upgrades > 1) {
             return Some(format!("unit {i} upgraded twice"));
         }
-        let target = new_revision().workload;
-        if self.units[self.leader].workload == target
-            && self.units.iter().any(|u| u.workload != target)
+        let target = &self.target;
+        if !self.rollback
+            && self.units[self.leader].workload == *target
+            && self.units.iter().any(|u| u.workload != *target)
         {
             return Some("the leader upgraded before another unit".into());
         }
@@ -253,7 +272,8 @@ impl World {
         for (i, u) in self.units.iter().enumerate() {
             if self.state(i) != "idle"
                 || u.status.as_ref().map(|s| s.0.as_str()) != Some("active")
-                || u.upgrades != 1
+                || u.workload != self.target
+                || (!self.rollback && u.upgrades != 1)
             {
                 return Some(format!(
                     "end: unit {i} is {:?} / {:?} after {} upgrades",
@@ -263,17 +283,51 @@ impl World {
                 ));
             }
         }
-        if self.app.get("dependencies") != Some(&new_revision().wire()) {
-            return Some("end: the new versions were not stored".into());
+        let wire = DependencyModel::from_json(&self.versions)
+            .map(|m| m.to_wire())
+            .unwrap_or_default();
+        if self.app.get("dependencies") != Some(&wire) {
+            return Some("end: the target versions are not the stored ones".into());
         }
         None
+    }
+
+    /// An upgrade in which unit `fail` fails (run in FIFO order until it has), then the
+    /// operator's rollback: `pre-upgrade-check` on the leader and a refresh back to the old
+    /// revision (an upgrade-charm queued on each unit). Exploring from here covers every
+    /// order of the rollback's hooks.
+    pub fn failed_then_rolling_back(n: usize, fail: usize, exact: bool) -> World {
+        let mut w = World::refreshed(n, exact);
+        w.fail = Some(fail);
+        let mut guard = 0;
+        while (0..n).any(|i| w.pending(i)) && guard < 10_000 {
+            let i = (0..n).find(|&i| w.pending(i)).expect("pending");
+            w.step(i, exact);
+            guard += 1;
+        }
+        assert_eq!(w.state(fail), "failed", "unit {fail} should have failed");
+        w.fail = None;
+        let fx = w.run(w.leader, &UpgradeEvent::PreUpgradeCheck, exact);
+        assert!(fx.action_failure.is_none(), "{:?}", fx.action_failure);
+        w.versions = old_revision().versions;
+        w.target = old_revision().workload;
+        w.rollback = true;
+        for u in &mut w.units {
+            u.queue.push_back(Ev::UpgradeCharm);
+            u.upgrades = 0;
+        }
+        w
     }
 }
 
 /// Every interleaving of `cfg.units` units' hooks (depth-first over distinct states).
 pub fn exhaustive(cfg: &Explore) -> Findings {
+    exhaustive_from(cfg, World::refreshed(cfg.units, cfg.exact_logs))
+}
+
+/// Every interleaving from `start`.
+pub fn exhaustive_from(cfg: &Explore, start: World) -> Findings {
     let mut f = Findings::default();
-    let start = World::refreshed(cfg.units, cfg.exact_logs);
     let mut seen: HashSet<World> = HashSet::new();
     let mut stack: Vec<(World, Vec<String>)> = vec![(start, Vec::new())];
     while let Some((w, path)) = stack.pop() {

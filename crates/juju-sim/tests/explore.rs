@@ -49,3 +49,30 @@ fn random_schedules_up_to_ten_units_upgrade_cleanly() {
         );
     }
 }
+
+#[test]
+fn every_interleaving_of_a_rollback_ends_on_the_old_version() {
+    use juju_sim::explore::{exhaustive_from, World};
+    for units in [2, 3] {
+        for fail in 0..units {
+            let cfg = Explore {
+                units,
+                exact_logs: false,
+            };
+            let f = exhaustive_from(&cfg, World::failed_then_rolling_back(units, fail, false));
+            assert!(
+                f.violations.is_empty(),
+                "{units} units, unit {fail} failed: {:#?}",
+                f.violations
+            );
+            assert!(
+                f.end_states >= 1,
+                "{units} units, unit {fail} failed: {f:?}"
+            );
+            eprintln!(
+                "rollback, {units} units, unit {fail} failed: {} states, {} ends",
+                f.states, f.end_states
+            );
+        }
+    }
+}

@@ -184,23 +184,25 @@ fn rollback_after_a_failed_unit_brings_every_unit_back() {
     assert_clean(&r);
 }
 
-/// Issue 7, case 1, as the reference library behaves: when the leader itself failed, the
-/// rollback leaves units on the new workload or stuck. Flip this test when issue 7 lands.
+/// Issue 7, case 1: the leader itself failed. The reference library's rollback then takes
+/// the other units' `completed` from the failed round for done, and leaves them on the new
+/// workload (or stuck); the round marker (DEVIATIONS.md D14) makes every unit roll back.
 #[test]
-fn rollback_after_the_leader_failed_is_broken_as_in_the_reference() {
-    let broken = (1..=6)
-        .filter(|&seed| {
-            !rollback(cfg(5, seed, vec![Fault::FailUpgrade(0)]))
-                .unwrap()
-                .1
-                .violations
-                .is_empty()
-        })
-        .count();
-    assert!(
-        broken >= 3,
-        "only {broken} of 6 seeds broken: has issue 7 been fixed? update this test"
-    );
+fn rollback_after_the_leader_failed_brings_every_unit_back() {
+    let seeds: u64 = std::env::var("JUJU_SIM_SWEEP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    for seed in 1..=seeds {
+        let (_sim, r) = rollback(cfg(5, seed, vec![Fault::FailUpgrade(0)])).unwrap();
+        assert_clean(&r);
+        assert!(
+            r.units
+                .iter()
+                .all(|u| u.state == "idle" && u.workload == "1.0.0"),
+            "seed {seed}"
+        );
+    }
 }
 
 #[test]

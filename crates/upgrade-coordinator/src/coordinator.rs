@@ -18,6 +18,11 @@ pub const STATE_KEY: &str = "state";
 pub const STACK_KEY: &str = "upgrade-stack";
 /// Application databag key holding the dependency model of the last completed upgrade.
 pub const DEPENDENCIES_KEY: &str = "dependencies";
+/// Application and unit databag key (ours; Python peers ignore it): the upgrade round. The
+/// leader starts a new round with every stack it writes (`pre-upgrade-check`, including the
+/// rollback's); a unit records the round when it becomes ready, upgrading or completed, so
+/// that a `completed` left over from an earlier round is never taken for this round's.
+pub const ROUND_KEY: &str = "upgrade-round";
 
 /// Unit status while waiting for the turn (machines).
 pub const WAITING_MESSAGE: &str = "other units upgrading first...";
@@ -290,7 +295,41 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
     }
 
     fn set_own_state(&mut self, state: UnitState) -> R<(), V> {
-        self.set_own(STATE_KEY, state.as_str())
+        self.set_own(STATE_KEY, state.as_str())?;
+        if matches!(
+            state,
+            UnitState::Ready | UnitState::Upgrading | UnitState::Completed
+        ) {
+            if let Some(round) = self.current_round()? {
+                self.set_own(ROUND_KEY, &round.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The round the leader started last (`None`: no round marker, e.g. a stack written by
+    /// the Python library).
+    fn current_round(&mut self) -> R<Option<u64>, V> {
+        Ok(self.app()?.get(ROUND_KEY).and_then(|r| r.parse().ok()))
+    }
+
+    /// Leader: a new stack, a new round.
+    fn start_round(&mut self) -> R<(), V> {
+        let next = self.current_round()?.unwrap_or(0) + 1;
+        self.app_set(ROUND_KEY, next.to_string())
+    }
+
+    /// Is `unit`'s `completed` from an earlier round? (A unit without a round marker, e.g. a
+    /// Python peer, is taken at its word, as the reference does.)
+    fn completed_earlier(&mut self, unit: &UnitName) -> R<bool, V> {
+        let Some(current) = self.current_round()? else {
+            return Ok(false);
+        };
+        let mine = self
+            .bag(unit)?
+            .get(ROUND_KEY)
+            .and_then(|r| r.parse::<u64>().ok());
+        Ok(mine.is_some_and(|r| r != current))
     }
 
     fn app_set(&mut self, key: &str, value: String) -> R<(), V> {
@@ -394,6 +433,7 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         if cs == Some(UnitState::Failed) {
             self.info("Entering recovery state for rolling-back to previous version...");
             self.repair_upgrade_stack()?;
+            self.start_round()?;
             self.status(Status::Blocked("ready to rollback application".into()));
             self.set_own_state(UnitState::Recovery)?;
             return Ok(());
@@ -448,7 +488,8 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         };
         self.debug(format!("Built upgrade stack of {}", format_stack(&stack)));
         self.info("Setting upgrade-stack to relation data...");
-        self.set_stack(stack)
+        self.set_stack(stack)?;
+        self.start_round()
     }
 
     /// The reference's `_repair_upgrade_stack`, inserting missing units in ascending order
@@ -692,7 +733,10 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         let top_state = self.raw_state(&top_unit)?;
 
         // (Leadership asked second: a unit whose top is not completed never needs it.)
-        if top_state.as_deref() == Some("completed") && self.is_leader()? {
+        if top_state.as_deref() == Some("completed")
+            && self.is_leader()?
+            && !self.completed_earlier(&top_unit)?
+        {
             self.debug(format!(
                 "<ops.model.Unit {top_unit}> has finished upgrading, updating stack..."
             ));

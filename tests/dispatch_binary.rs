@@ -277,7 +277,7 @@ fn pre_upgrade_check_on_the_leader_writes_a_leader_last_stack() {
         vec![&call(
             "relation-set",
             &["-r", "upgrade:3", "--app", "--file", "-"],
-            r#"{"upgrade-stack":"[0, 1, 2]"}"#
+            r#"{"upgrade-round":"1","upgrade-stack":"[0, 1, 2]"}"#
         )]
     );
     assert!(
@@ -308,7 +308,7 @@ fn pre_upgrade_check_remembers_the_charm_to_refresh_back_to() {
     assert!(u.calls().contains(&call(
         "relation-set",
         &["-r", "upgrade:3", "--app", "--file", "-"],
-        r#"{"rollback-charm":"ch:amd64/noble/upgrade-reference-12","upgrade-stack":"[0, 1]"}"#
+        r#"{"rollback-charm":"ch:amd64/noble/upgrade-reference-12","upgrade-round":"1","upgrade-stack":"[0, 1]"}"#
     )));
 }
 

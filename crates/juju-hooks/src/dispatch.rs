@@ -130,8 +130,12 @@ pub fn dispatch<C: Charm>(
         _ => None,
     };
     let mut model = Model::new(tools, ctx.unit.clone(), ctx.event.name(), action);
-    let (hints, problem) = Hints::load(&ctx.charm_dir);
+    let (mut hints, problem) = Hints::load(&ctx.charm_dir);
     let hints_known = hints.v != 0;
+    if ctx.event == Event::LeaderElected {
+        // Another leader may have changed the application status meanwhile.
+        hints.app_status = None;
+    }
     model.apply_hints(&hints);
     if let Event::Relation(r) = &ctx.event {
         model.set_event_relation(r.relation.clone());
@@ -150,13 +154,17 @@ pub fn dispatch<C: Charm>(
     match result {
         Ok(mut report) => match model.flush() {
             Ok(flush) => {
+                let mut h = saved.clone();
+                let pair =
+                    |s: &crate::tools::Status| Some((s.name().to_owned(), s.message().to_owned()));
                 if let Some(s) = &flush.unit_status_written {
-                    let mut h = saved;
-                    let shown = Some((s.name().to_owned(), s.message().to_owned()));
-                    if h.unit_status != shown {
-                        h.unit_status = shown;
-                        let _ = h.save(&ctx.charm_dir);
-                    }
+                    h.unit_status = pair(s);
+                }
+                if let Some(s) = &flush.app_status_written {
+                    h.app_status = pair(s);
+                }
+                if h != saved {
+                    let _ = h.save(&ctx.charm_dir);
                 }
                 report.flush = flush;
                 Ok(report)

@@ -34,6 +34,9 @@ pub struct Hints {
     /// The unit status this unit last set (name, message), when known for sure.
     #[serde(default)]
     pub unit_status: Option<(String, String)>,
+    /// The application status this unit last set as leader (forgotten at leader-elected).
+    #[serde(default)]
+    pub app_status: Option<(String, String)>,
 }
 
 impl Hints {

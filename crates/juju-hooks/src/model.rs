@@ -61,6 +61,8 @@ pub type ModelResult<T> = Result<T, ModelError>;
 pub struct FlushReport {
     /// The unit status written, if any.
     pub unit_status_written: Option<Status>,
+    /// The application status written, if any.
+    pub app_status_written: Option<Status>,
     /// `relation-set` calls made.
     pub relation_writes: usize,
     /// `state-set` plus `state-delete` calls made.
@@ -95,6 +97,7 @@ pub struct Model<'t> {
     event_relation: Option<RelationId>,
     peer_relations: BTreeMap<String, RelationId>,
     shown_status: Option<Status>,
+    shown_app_status: Option<Status>,
 }
 
 impl<'t> Model<'t> {
@@ -130,6 +133,7 @@ impl<'t> Model<'t> {
             event_relation: None,
             peer_relations: BTreeMap::new(),
             shown_status: None,
+            shown_app_status: None,
         }
     }
 
@@ -139,6 +143,10 @@ impl<'t> Model<'t> {
         self.debug_logs = hints.debug_logs;
         self.shown_status = hints
             .unit_status
+            .as_ref()
+            .and_then(|(name, message)| Status::from_parts(name, message.clone()));
+        self.shown_app_status = hints
+            .app_status
             .as_ref()
             .and_then(|(name, message)| Status::from_parts(name, message.clone()));
         for (endpoint, id) in &hints.peer_relations {
@@ -163,6 +171,10 @@ impl<'t> Model<'t> {
             debug_logs: self.debug_logs,
             unit_status: self
                 .shown_status
+                .as_ref()
+                .map(|s| (s.name().to_owned(), s.message().to_owned())),
+            app_status: self
+                .shown_app_status
                 .as_ref()
                 .map(|s| (s.name().to_owned(), s.message().to_owned())),
         }
@@ -571,8 +583,15 @@ impl<'t> Model<'t> {
         if let Some(v) = &self.workload_version {
             self.tools.application_version_set(v)?;
         }
-        if let Some(s) = &self.app_status {
+        // The application status only when it changes: the leader sets it on most of its
+        // dispatches, and remembers what it showed (forgotten when it is elected again).
+        if let Some(s) = self
+            .app_status
+            .as_ref()
+            .filter(|s| self.shown_app_status.as_ref() != Some(*s))
+        {
             self.tools.status_set(StatusScope::Application, s)?;
+            report.app_status_written = Some(s.clone());
             report.statuses += 1;
         }
         if let Some(s) = &self.unit_status {

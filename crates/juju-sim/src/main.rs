@@ -68,7 +68,7 @@ struct RunArgs {
     #[arg(long, default_value = "random")]
     schedule: String,
     /// Faults: fail-upgrade:UNIT, unhealthy:UNIT, tool-fails-once:UNIT:TOOL,
-    /// kill-mid-hook:UNIT:CALLS, incompatible.
+    /// kill-mid-hook:UNIT:CALLS, incompatible, no-pre-check.
     #[arg(long = "fault")]
     faults: Vec<String>,
     /// Print the report as JSON on stdout.
@@ -106,6 +106,7 @@ fn parse_fault(s: &str) -> Result<Fault> {
             after: parts.get(2).context("missing call count")?.parse()?,
         },
         "incompatible" => Fault::IncompatibleRefresh,
+        "no-pre-check" => Fault::NoPreCheck,
         other => bail!("unknown fault {other:?}"),
     })
 }
@@ -170,6 +171,14 @@ fn print_report(r: &Report) {
     for n in &r.notes {
         println!("  - {n}");
     }
+    println!(
+        "  - application status: {}",
+        if r.app_status.is_empty() {
+            "-"
+        } else {
+            &r.app_status
+        }
+    );
     println!(
         "\n  {:<22} {:>6} {:>8} {:>6} {:>10} {:>6}  {:<10} {:<8} status",
         "unit", "leader", "upgraded", "hooks", "tool calls", "errors", "state", "workload"

@@ -64,6 +64,55 @@ pub fn upgrade(cfg: SimConfig) -> Result<(Sim, Report)> {
     }
 
     let leader = sim.leader();
+    if has(sim.config(), |f| *f == Fault::NoPreCheck) {
+        // The operator forgets the pre-upgrade-check: the refresh must be detected, the
+        // application Blocked with the next step, nobody upgraded; then the check starts it.
+        sim.arm_faults(&target)?;
+        sim.refresh(&target)?;
+        let n = sim.settle(budget(units))?;
+        notes.push(format!(
+            "refreshed to revision {} without pre-upgrade-check: settled in {n} hooks",
+            target.number
+        ));
+        let want = format!(
+            "Refreshed without pre-upgrade-check: run juju run {}/leader pre-upgrade-check",
+            crate::sim::APP
+        );
+        if sim.app_status != ("blocked".to_owned(), want.clone()) {
+            sim.violations.push(format!(
+                "after a refresh without pre-check the application is {:?}, not blocked {want:?}",
+                sim.app_status
+            ));
+        } else {
+            notes.push(format!("application blocked: {want}"));
+        }
+        if !sim.upgrade_order().is_empty() {
+            sim.violations.push(format!(
+                "units upgraded without a pre-check: {:?}",
+                sim.upgrade_order()
+            ));
+        }
+        let pre = sim.run_action(leader, "pre-upgrade-check")?;
+        if let Some(m) = &pre.failure {
+            sim.violations
+                .push(format!("pre-upgrade-check after the refresh failed: {m}"));
+        }
+        let n = sim.settle(budget(units))?;
+        notes.push(format!("pre-upgrade-check, then settled in {n} hooks"));
+        if sim.is_k8s() {
+            let resume = sim.run_action(leader, "resume-upgrade")?;
+            notes.push(format!(
+                "resume-upgrade: {:?} {:?}",
+                resume.results, resume.failure
+            ));
+            let n = sim.settle(budget(units))?;
+            notes.push(format!("settled in {n} hooks"));
+        }
+        sim.check_final(&target);
+        sim.check_each_upgraded_once();
+        let report = sim.report("upgrade", notes);
+        return Ok((sim, report));
+    }
     let pre = sim.run_action(leader, "pre-upgrade-check")?;
     match &pre.failure {
         Some(msg) => {

@@ -63,6 +63,8 @@ pub enum Fault {
     },
     /// The refresh goes to a revision whose workload cannot be upgraded to.
     IncompatibleRefresh,
+    /// The operator refreshes without running `pre-upgrade-check` first.
+    NoPreCheck,
 }
 
 /// One charm revision: its number and its `versions.json`.
@@ -240,6 +242,8 @@ pub struct Report {
     pub seconds: f64,
     /// Invariant violations (empty on success).
     pub violations: Vec<String>,
+    /// The application status at the end.
+    pub app_status: String,
     /// When an invariant broke: the hooks up to the first violation (the last 30).
     pub trace: Vec<TraceLine>,
     /// Notes from the scenario (outcomes of operator steps).
@@ -249,6 +253,8 @@ pub struct Report {
 /// The simulated model.
 pub struct Sim {
     cfg: SimConfig,
+    /// The application status the leader set.
+    pub app_status: (String, String),
     dir: tempfile::TempDir,
     tools: PathBuf,
     units: Vec<UnitSim>,
@@ -307,6 +313,7 @@ impl Sim {
             Substrate::Vm => None,
         };
         Ok(Sim {
+            app_status: ("unknown".into(), String::new()),
             dir,
             tools,
             units: Vec::new(),
@@ -618,6 +625,11 @@ impl Sim {
                     status,
                     message,
                 } => self.units[i].status = (status.clone(), message.clone()),
+                Entry::StatusSet {
+                    app: true,
+                    status,
+                    message,
+                } => self.app_status = (status.clone(), message.clone()),
                 Entry::ActionSet { data } => outcome.results.extend(data.clone()),
                 Entry::ActionFail { message } => outcome.failure = Some(message.clone()),
                 Entry::Fault { .. } => {
@@ -1025,6 +1037,11 @@ impl Sim {
         &self.upgrade_order
     }
 
+    /// The settings.
+    pub fn config(&self) -> &SimConfig {
+        &self.cfg
+    }
+
     /// Is this a Kubernetes model?
     pub fn is_k8s(&self) -> bool {
         self.api.is_some()
@@ -1077,7 +1094,7 @@ impl Sim {
                     let u = self.unit_index(unit)?;
                     self.units[u].kill_after = Some(after);
                 }
-                Fault::UnhealthyAtPreCheck(_) | Fault::IncompatibleRefresh => {}
+                Fault::UnhealthyAtPreCheck(_) | Fault::IncompatibleRefresh | Fault::NoPreCheck => {}
             }
         }
         Ok(())
@@ -1131,6 +1148,12 @@ impl Sim {
                     problems.join(", ")
                 ));
             }
+        }
+        if self.app_status.0 != "active" || !self.app_status.1.is_empty() {
+            self.violations.push(format!(
+                "end: the application status is {} {:?}, not active",
+                self.app_status.0, self.app_status.1
+            ));
         }
         if self.app_bag.get("dependencies") != Some(&rev.wire()) {
             self.violations.push(format!(
@@ -1196,6 +1219,9 @@ impl Sim {
             order: self.upgrade_order.clone(),
             seconds: self.started.elapsed().as_secs_f64(),
             violations: self.violations.clone(),
+            app_status: format!("{} {}", self.app_status.0, self.app_status.1)
+                .trim()
+                .to_owned(),
             trace: match self.first_violation_step {
                 Some(step) => {
                     let upto: Vec<TraceLine> = self

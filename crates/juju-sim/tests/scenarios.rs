@@ -284,3 +284,31 @@ fn kubernetes_faults_end_where_documented() {
         assert_clean(&r);
     }
 }
+
+/// Issue 7, case 3: `juju refresh` without `pre-upgrade-check`. The reference only logs;
+/// here the leader blocks the application with the next step, and running it lets the
+/// upgrade proceed to the end.
+#[test]
+fn a_refresh_without_pre_check_is_blocked_then_proceeds() {
+    let seeds: u64 = std::env::var("JUJU_SIM_SWEEP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6);
+    for seed in 1..=seeds {
+        let (_sim, r) = upgrade(cfg(5, seed, vec![Fault::NoPreCheck])).unwrap();
+        assert_clean(&r);
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.starts_with("application blocked: Refreshed without pre-upgrade-check")),
+            "{:?}",
+            r.notes
+        );
+        assert_eq!(
+            r.order.last().unwrap(),
+            "upgrade-reference/0",
+            "leader last"
+        );
+        assert_eq!(r.app_status, "active");
+    }
+}

@@ -382,6 +382,90 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
     // ----- handlers -----
 
     fn run(&mut self, event: &UpgradeEvent) -> R<(), V> {
+        self.dispatch_event(event)?;
+        self.summarise()
+    }
+
+    /// The charm's versions differ from the stored ones: this unit runs a refreshed charm.
+    fn runs_new_versions(&mut self) -> R<bool, V> {
+        let wire = self.config.dependency_model.to_wire();
+        Ok(matches!(self.app()?.get(DEPENDENCIES_KEY), Some(stored) if *stored != wire))
+    }
+
+    /// Leader, when every unit's bag is at hand: the application status.
+    fn summarise(&mut self) -> R<(), V> {
+        // Only where this dispatch already knows it leads (no extra `is-leader`).
+        if self.relation != Some(true) || self.leader != Some(true) {
+            return Ok(());
+        }
+        let units = self.app_units()?;
+        if !units.iter().all(|u| self.bags.contains_key(u)) {
+            return Ok(()); // not read in this dispatch: leave the status as it is
+        }
+        let app = self.unit.app().to_owned();
+        let states: Vec<(u32, Option<UnitState>)> = units
+            .iter()
+            .map(|u| {
+                let s = self.bags[u]
+                    .get(STATE_KEY)
+                    .and_then(|s| UnitState::parse(s));
+                (u.number(), s)
+            })
+            .collect();
+        let stack = self
+            .app()?
+            .get(STACK_KEY)
+            .and_then(|s| parse_stack(s).ok())
+            .unwrap_or_default();
+        let status = if let Some((n, _)) =
+            states.iter().find(|(_, s)| *s == Some(UnitState::Failed))
+        {
+            Status::Blocked(format!(
+                "Upgrade failed on unit {n}: run pre-upgrade-check on the leader, then juju refresh back"
+            ))
+        } else if states.iter().any(|(_, s)| *s == Some(UnitState::Recovery)) {
+            Status::Blocked(format!(
+                "Ready to roll back: juju refresh {app} to the previous revision"
+            ))
+        } else if !stack.is_empty() {
+            let done = states
+                .iter()
+                .filter(|(_, s)| *s == Some(UnitState::Completed))
+                .count();
+            let busy = states.iter().any(|(_, s)| {
+                matches!(
+                    s,
+                    Some(UnitState::Ready | UnitState::Upgrading | UnitState::Completed)
+                )
+            });
+            let next = stack.last().copied().unwrap_or_default();
+            if busy {
+                Status::Maintenance(format!(
+                    "Upgrading: {done}/{} units done, unit {next} next",
+                    states.len()
+                ))
+            } else if self.runs_new_versions()? {
+                Status::Maintenance(format!(
+                    "Upgrading: 0/{} units done, unit {next} next",
+                    states.len()
+                ))
+            } else {
+                Status::Active(format!("Ready to upgrade: juju refresh {app}"))
+            }
+        } else if states.iter().all(|(_, s)| *s == Some(UnitState::Idle))
+            && self.runs_new_versions()?
+        {
+            Status::Blocked(format!(
+                "Refreshed without pre-upgrade-check: run juju run {app}/leader pre-upgrade-check"
+            ))
+        } else {
+            Status::Active(String::new())
+        };
+        self.fx.app_status = Some(status);
+        Ok(())
+    }
+
+    fn dispatch_event(&mut self, event: &UpgradeEvent) -> R<(), V> {
         match event {
             UpgradeEvent::RelationCreated => self.on_created(),
             UpgradeEvent::RelationChanged => self.on_upgrade_changed(),
@@ -489,7 +573,20 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         self.debug(format!("Built upgrade stack of {}", format_stack(&stack)));
         self.info("Setting upgrade-stack to relation data...");
         self.set_stack(stack)?;
-        self.start_round()
+        self.start_round()?;
+        // (Machines only so far: on Kubernetes a refresh without the partition set has
+        // already recreated every pod; resuming from there is issue 7's open part.)
+        if self.config.substrate == Substrate::Vm && self.runs_new_versions()? {
+            // `juju refresh` already happened without a pre-check: every unit already runs
+            // the new charm, so its upgrade-charm has come and gone. Start now: this unit
+            // (the leader: Juju tells it nothing of its own write) runs its upgrade-charm
+            // logic; the others do when they see the stack.
+            self.info(
+                "The charm was refreshed before this pre-upgrade-check: starting the upgrade now",
+            );
+            self.on_upgrade_charm()?;
+        }
+        Ok(())
     }
 
     /// The reference's `_repair_upgrade_stack`, inserting missing units in ascending order
@@ -604,6 +701,13 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         }
         if !self.stack_loaded()? {
             self.error("Cluster upgrade failed, ensure pre-upgrade checks are ran first.");
+            if self.runs_new_versions()? && self.is_leader()? {
+                // Refreshed without the pre-check: say what to do (the reference only logs).
+                let app = self.unit.app().to_owned();
+                self.fx.app_status = Some(Status::Blocked(format!(
+                    "Refreshed without pre-upgrade-check: run juju run {app}/leader pre-upgrade-check"
+                )));
+            }
             return Ok(());
         }
         match self.config.substrate {
@@ -643,6 +747,21 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         Ok(())
     }
 
+    /// A unit refreshed before the pre-upgrade check (its upgrade-charm found no stack) that
+    /// now sees one: it does what its upgrade-charm would have done. True when it did.
+    fn late_upgrade_charm(&mut self) -> R<bool, V> {
+        if self.config.substrate != Substrate::Vm
+            || self.own_state()?.as_deref() != Some("idle")
+            || !self.stack_loaded()?
+            || !self.runs_new_versions()?
+        {
+            return Ok(false);
+        }
+        self.info("The charm was refreshed before the pre-upgrade-check: joining the upgrade now");
+        self.on_upgrade_charm()?;
+        Ok(true)
+    }
+
     /// Without exact logs: can this `relation-changed` provably change nothing? (Then the
     /// cluster state, and with it every peer's databag, is not needed.) What the reference
     /// would still produce in that case is at most a DEBUG line, or a Waiting status the unit
@@ -672,6 +791,9 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
     fn on_upgrade_changed(&mut self) -> R<(), V> {
         self.fx.calls.push(Call::UpgradeChanged);
         if !self.has_relation()? {
+            return Ok(());
+        }
+        if self.late_upgrade_charm()? {
             return Ok(());
         }
         if self.nothing_to_do()? {

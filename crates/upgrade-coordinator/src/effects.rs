@@ -43,6 +43,9 @@ pub struct Effects {
     pub app_data: StringMap,
     /// The unit status to set, if it changes.
     pub status: Option<Status>,
+    /// Leader only: the application status, saying where the upgrade stands and what the
+    /// operator does next (ours; the reference sets none).
+    pub app_status: Option<Status>,
     /// Action results (`action-set`).
     pub action_results: StringMap,
     /// Action failure message (`action-fail`).

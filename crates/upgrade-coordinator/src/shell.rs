@@ -120,6 +120,9 @@ pub fn apply(
     if let Some(status) = &effects.status {
         model.set_status(status.clone());
     }
+    if let Some(status) = &effects.app_status {
+        model.set_app_status(status.clone())?;
+    }
     for (key, value) in &effects.action_results {
         model.set_action_result(key, value)?;
     }

@@ -299,3 +299,92 @@ fn dispatches_that_need_no_peer_data_read_none() {
     .unwrap();
     assert_eq!(w.bag_reads(), 1);
 }
+
+#[test]
+fn the_leader_says_where_the_upgrade_stands() {
+    let mut cfg = config(Substrate::Vm);
+    cfg.exact_logs = false;
+    let stored = r#"{"app": {"dependencies": {}, "name": "app", "upgrade_supported": ">=1", "version": "1.0"}}"#;
+    let status = |states: &[(u32, &str)], stack: &str, leader: bool| {
+        let mut w = world(
+            0,
+            leader,
+            states,
+            &[("upgrade-stack", stack), ("dependencies", stored)],
+        );
+        let fx = handle(
+            &cfg,
+            &unit(0),
+            &UpgradeEvent::RelationChanged,
+            &mut w,
+            &mut Hooks::default(),
+        )
+        .unwrap();
+        fx.app_status
+    };
+    assert_eq!(
+        status(
+            &[(0, "ready"), (1, "ready"), (2, "completed")],
+            "[0, 1, 2]",
+            true
+        ),
+        Some(Status::Maintenance(
+            "Upgrading: 1/3 units done, unit 1 next".into()
+        ))
+    );
+    assert_eq!(
+        status(
+            &[(0, "ready"), (1, "failed"), (2, "completed")],
+            "[0, 1]",
+            true
+        ),
+        Some(Status::Blocked(
+            "Upgrade failed on unit 1: run pre-upgrade-check on the leader, then juju refresh back"
+                .into()
+        ))
+    );
+    assert_eq!(
+        status(&[(0, "ready"), (1, "ready")], "[0, 1]", false),
+        None,
+        "only the leader"
+    );
+    // Refreshed (this charm ships 2.0, 1.0 is stored) without a pre-check: the leader's
+    // upgrade-charm finds no stack and says what to do.
+    let mut w = world(
+        0,
+        true,
+        &[(0, "idle"), (1, "idle")],
+        &[("dependencies", stored)],
+    );
+    let fx = handle(
+        &cfg,
+        &unit(0),
+        &UpgradeEvent::UpgradeCharm,
+        &mut w,
+        &mut Hooks::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        fx.app_status,
+        Some(Status::Blocked(
+            "Refreshed without pre-upgrade-check: run juju run app/leader pre-upgrade-check".into()
+        ))
+    );
+    // A pod restart (same versions stored) is not a refresh.
+    let same = DependencyModel::from_json(MODEL).unwrap().to_wire();
+    let mut w = world(
+        0,
+        true,
+        &[(0, "idle"), (1, "idle")],
+        &[("dependencies", &same)],
+    );
+    let fx = handle(
+        &config(Substrate::K8s),
+        &unit(0),
+        &UpgradeEvent::UpgradeCharm,
+        &mut w,
+        &mut Hooks::default(),
+    )
+    .unwrap();
+    assert_eq!(fx.app_status, None);
+}

@@ -48,6 +48,9 @@ struct ExploreArgs {
     /// Produce the reference's exact DEBUG lines (no shortcut).
     #[arg(long)]
     exact_logs: bool,
+    /// Explore the rollback after this unit failed its upgrade (exhaustive only).
+    #[arg(long, value_name = "UNIT")]
+    rollback_after_failure: Option<usize>,
     /// Print the findings as JSON.
     #[arg(long)]
     json: bool,
@@ -236,7 +239,15 @@ fn explore(a: &ExploreArgs) -> Result<bool> {
         exact_logs: a.exact_logs,
     };
     let started = std::time::Instant::now();
-    let f = if a.units <= 4 && !a.random {
+    let f = if let Some(fail) = a.rollback_after_failure {
+        if fail >= a.units {
+            bail!("there is no unit {fail} among {} units", a.units);
+        }
+        juju_sim::explore::exhaustive_from(
+            &cfg,
+            juju_sim::explore::World::failed_then_rolling_back(a.units, fail, a.exact_logs),
+        )
+    } else if a.units <= 4 && !a.random {
         exhaustive(&cfg)
     } else {
         random(&cfg, a.seed, a.runs)

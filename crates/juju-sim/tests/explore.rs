@@ -53,8 +53,11 @@ fn random_schedules_up_to_ten_units_upgrade_cleanly() {
 #[test]
 fn every_interleaving_of_a_rollback_ends_on_the_old_version() {
     use juju_sim::explore::{exhaustive_from, World};
-    for units in [2, 3] {
+    for units in [2, 3, 4] {
         for fail in 0..units {
+            if units == 4 && fail != 0 {
+                continue; // the leader's failure, the case the reference gets wrong
+            }
             let cfg = Explore {
                 units,
                 exact_logs: false,

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use juju_sim::sim::{Fault, Report, Schedule, SimConfig, Substrate};
+use juju_sim::sim::{Fault, Phase, Report, Schedule, SimConfig, Substrate};
 
 #[derive(Parser)]
 #[command(
@@ -71,7 +71,8 @@ struct RunArgs {
     #[arg(long, default_value = "random")]
     schedule: String,
     /// Faults: fail-upgrade:UNIT, unhealthy:UNIT, tool-fails-once:UNIT:TOOL,
-    /// kill-mid-hook:UNIT:CALLS, incompatible, no-pre-check.
+    /// kill-mid-hook:UNIT:CALLS, incompatible, no-pre-check,
+    /// add-unit:PHASE, remove-unit:UNIT:PHASE (PHASE: after-pre-check, mid-upgrade:HOOKS).
     #[arg(long = "fault")]
     faults: Vec<String>,
     /// Print the report as JSON on stdout.
@@ -86,6 +87,14 @@ struct RunArgs {
     /// The charm's dispatch binary (default: `dispatch` beside this program).
     #[arg(long)]
     dispatch: Option<PathBuf>,
+}
+
+fn phase(parts: &[&str]) -> Result<Phase> {
+    match parts {
+        ["after-pre-check"] => Ok(Phase::AfterPreCheck),
+        ["mid-upgrade", k] => Ok(Phase::MidUpgrade(k.parse().context("mid-upgrade:HOOKS")?)),
+        other => bail!("unknown phase {other:?}: after-pre-check or mid-upgrade:HOOKS"),
+    }
 }
 
 fn parse_fault(s: &str) -> Result<Fault> {
@@ -110,6 +119,8 @@ fn parse_fault(s: &str) -> Result<Fault> {
         },
         "incompatible" => Fault::IncompatibleRefresh,
         "no-pre-check" => Fault::NoPreCheck,
+        "add-unit" => Fault::AddUnit(phase(&parts[1..])?),
+        "remove-unit" => Fault::RemoveUnit(unit(1)?, phase(&parts[2..])?),
         other => bail!("unknown fault {other:?}"),
     })
 }

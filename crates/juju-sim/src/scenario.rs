@@ -143,8 +143,24 @@ pub fn upgrade(cfg: SimConfig) -> Result<(Sim, Report)> {
         }
     }
 
+    let scaled = sim.scale(crate::sim::Phase::AfterPreCheck)?;
+    if !scaled.is_empty() {
+        notes.extend(scaled);
+        let n = sim.settle(budget(units))?;
+        notes.push(format!("settled in {n} hooks"));
+    }
     sim.arm_faults(&target)?;
     sim.refresh(&target)?;
+    let mid = sim.config().faults.iter().find_map(|f| match f {
+        Fault::AddUnit(crate::sim::Phase::MidUpgrade(k))
+        | Fault::RemoveUnit(_, crate::sim::Phase::MidUpgrade(k)) => Some(*k),
+        _ => None,
+    });
+    if let Some(k) = mid {
+        let ran = sim.run_steps(k)?;
+        notes.push(format!("{ran} hooks into the upgrade:"));
+        notes.extend(sim.scale(crate::sim::Phase::MidUpgrade(k))?);
+    }
     let n = sim.settle(budget(units))?;
     notes.push(format!(
         "refreshed to revision {} and settled in {n} hooks",

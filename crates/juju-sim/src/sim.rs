@@ -65,6 +65,19 @@ pub enum Fault {
     IncompatibleRefresh,
     /// The operator refreshes without running `pre-upgrade-check` first.
     NoPreCheck,
+    /// `juju add-unit` at this point.
+    AddUnit(Phase),
+    /// `juju remove-unit` of this unit at this point.
+    RemoveUnit(u32, Phase),
+}
+
+/// When a scaling fault happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// After the pre-upgrade check, before the refresh.
+    AfterPreCheck,
+    /// After this many hooks of the rolling upgrade.
+    MidUpgrade(usize),
 }
 
 /// One charm revision: its number and its `versions.json`.
@@ -166,6 +179,11 @@ struct UnitSim {
     failing: Option<(String, usize)>,
     workload_upgrades: usize,
     pod_gen: u32,
+    /// Being removed (`goal-state` says dying), and removed (runs nothing any more).
+    dying: bool,
+    gone: bool,
+    /// Added after the refresh: installed the new revision fresh, not upgraded in place.
+    fresh: bool,
     fail_tool_once: Option<String>,
     kill_after: Option<usize>,
 }
@@ -403,6 +421,9 @@ impl Sim {
                 failing: None,
                 workload_upgrades: 0,
                 pod_gen: 0,
+                dying: false,
+                gone: false,
+                fresh: false,
                 fail_tool_once: None,
                 kill_after: None,
             });
@@ -435,6 +456,9 @@ impl Sim {
     /// a join, then joins, then the application bag's change, then units' changes.
     fn next_item(&self, i: usize) -> Option<(Event, u64, Source)> {
         let u = &self.units[i];
+        if u.gone {
+            return None;
+        }
         if let Some(p) = u.queue.front() {
             return Some((p.event.clone(), p.seq, Source::Lifecycle));
         }
@@ -499,6 +523,12 @@ impl Sim {
             leader: i == self.leader,
             relation: u.in_relation.then(|| RELATION.to_owned()),
             members: u.joined.iter().cloned().collect(),
+            departed: self
+                .units
+                .iter()
+                .filter(|v| v.dying || v.gone)
+                .map(|v| v.name.to_string())
+                .collect(),
             bags: in_rel
                 .iter()
                 .map(|v| (v.name.to_string(), v.bag.clone()))
@@ -508,7 +538,13 @@ impl Sim {
             goal_units: self
                 .units
                 .iter()
-                .map(|v| (v.name.to_string(), "active".to_owned()))
+                .filter(|v| !v.gone)
+                .map(|v| {
+                    (
+                        v.name.to_string(),
+                        if v.dying { "dying" } else { "active" }.to_owned(),
+                    )
+                })
                 .collect(),
             config: serde_json::Map::new(),
             action,
@@ -668,14 +704,14 @@ impl Sim {
         let writer = self.units[i].name.to_string();
         if self.units[i].bag != before_bag {
             for j in 0..self.units.len() {
-                if j != i && self.units[j].joined.contains(&writer) {
+                if j != i && !self.units[j].gone && self.units[j].joined.contains(&writer) {
                     self.queue_changed(j, Some(&writer));
                 }
             }
         }
         if self.app_bag != before_app {
             for j in 0..self.units.len() {
-                if j != i && j != self.leader && self.units[j].in_relation {
+                if j != i && j != self.leader && self.units[j].in_relation && !self.units[j].gone {
                     self.queue_changed(j, None);
                 }
             }
@@ -722,6 +758,12 @@ impl Sim {
                         self.units[i].joined.insert(u.to_string());
                     }
                 }
+                RelationEventKind::Departed => {
+                    if let Some(u) = &r.remote_unit {
+                        self.units[i].joined.remove(&u.to_string());
+                        self.units[i].owed.remove(&u.to_string());
+                    }
+                }
                 _ => {}
             }
         }
@@ -755,6 +797,10 @@ impl Sim {
             if event == Event::UpgradeCharm {
                 self.push(i, Event::ConfigChanged);
             }
+            if event == Event::Remove {
+                self.units[i].gone = true;
+                self.units[i].in_relation = false;
+            }
         } else {
             self.units[i].errors += 1;
             let name = event.name();
@@ -781,7 +827,7 @@ impl Sim {
         let workload_after = self.workload_version(i);
         if workload_after != workload_before {
             if let Some(t) = &self.target {
-                if workload_after == t.workload {
+                if workload_after == t.workload && !self.units[i].fresh {
                     self.units[i].workload_upgrades += 1;
                     self.upgrade_order.push(self.units[i].name.to_string());
                 }
@@ -904,14 +950,15 @@ impl Sim {
         }
         if self.cfg.substrate == Substrate::Vm && self.target.is_some() {
             let leader = self.units[self.leader].name.to_string();
-            if let Some(pos) = self.upgrade_order.iter().position(|u| *u == leader) {
-                if pos + 1 < self.units.len() && self.upgrade_order.len() == pos + 1 {
-                    let missing: Vec<String> = self
-                        .units
-                        .iter()
-                        .map(|u| u.name.to_string())
-                        .filter(|u| !self.upgrade_order.contains(u))
-                        .collect();
+            if self.upgrade_order.last() == Some(&leader) {
+                let missing: Vec<String> = self
+                    .units
+                    .iter()
+                    .filter(|u| !u.gone && !u.fresh)
+                    .map(|u| u.name.to_string())
+                    .filter(|u| !self.upgrade_order.contains(u))
+                    .collect();
+                if !missing.is_empty() {
                     self.violations.push(format!(
                         "step {}: the leader upgraded before {}",
                         self.step,
@@ -1037,6 +1084,34 @@ impl Sim {
         &self.upgrade_order
     }
 
+    /// Applies the scaling faults of `phase`.
+    pub fn scale(&mut self, phase: Phase) -> Result<Vec<String>> {
+        let mut notes = Vec::new();
+        for f in self.cfg.faults.clone() {
+            match f {
+                Fault::AddUnit(p) if p == phase => {
+                    let n = self.add_unit()?;
+                    notes.push(format!("added unit {n} ({phase:?})"));
+                }
+                Fault::RemoveUnit(n, p) if p == phase => {
+                    self.remove_unit(n)?;
+                    notes.push(format!("removed unit {n} ({phase:?})"));
+                }
+                _ => {}
+            }
+        }
+        Ok(notes)
+    }
+
+    /// Runs up to `n` hooks.
+    pub fn run_steps(&mut self, n: usize) -> Result<usize> {
+        let mut done = 0;
+        while done < n && self.step()? {
+            done += 1;
+        }
+        Ok(done)
+    }
+
     /// The settings.
     pub fn config(&self) -> &SimConfig {
         &self.cfg
@@ -1094,8 +1169,125 @@ impl Sim {
                     let u = self.unit_index(unit)?;
                     self.units[u].kill_after = Some(after);
                 }
-                Fault::UnhealthyAtPreCheck(_) | Fault::IncompatibleRefresh | Fault::NoPreCheck => {}
+                Fault::UnhealthyAtPreCheck(_)
+                | Fault::IncompatibleRefresh
+                | Fault::NoPreCheck
+                | Fault::AddUnit(_)
+                | Fault::RemoveUnit(..) => {}
             }
+        }
+        Ok(())
+    }
+
+    /// `juju add-unit`: a new unit of the application's current revision (the one the
+    /// others run or are being refreshed to), which installs, enters the relation and joins
+    /// every other unit (and they it).
+    pub fn add_unit(&mut self) -> Result<u32> {
+        let n = self
+            .units
+            .iter()
+            .map(|u| u.name.number())
+            .max()
+            .map_or(0, |m| m + 1);
+        let rev = self
+            .target
+            .clone()
+            .unwrap_or_else(|| crate::scenario::old_revision());
+        let name = UnitName::new(APP, n)?;
+        let base = self.dir.path().join(format!("unit-{APP}-{n}"));
+        let charm_dir = base.join("charm");
+        self.install_charm(&charm_dir, &rev)?;
+        let fresh = self.target.is_some();
+        self.units.push(UnitSim {
+            name: name.clone(),
+            charm_dir,
+            workload_dir: base.join("workload"),
+            revision: rev.number,
+            queue: VecDeque::new(),
+            joins: VecDeque::new(),
+            after_join: None,
+            owed: BTreeMap::new(),
+            joined: BTreeSet::new(),
+            in_relation: false,
+            bag: Bag::new(),
+            charm_state: None,
+            status: ("waiting".into(), "agent initialising".into()),
+            hooks_run: 0,
+            tool_calls: 0,
+            errors: 0,
+            failing: None,
+            workload_upgrades: 0,
+            pod_gen: self.template_gen,
+            dying: false,
+            gone: false,
+            fresh,
+            fail_tool_once: None,
+            kill_after: None,
+        });
+        let i = self.units.len() - 1;
+        for e in [
+            Event::Install,
+            Self::relation_event(RelationEventKind::Created, None),
+            Event::LeaderSettingsChanged,
+            Event::ConfigChanged,
+            Event::Start,
+        ] {
+            self.push(i, e);
+        }
+        let others: Vec<(usize, String)> = (0..i)
+            .filter(|&j| !self.units[j].gone && !self.units[j].dying)
+            .map(|j| (j, self.units[j].name.to_string()))
+            .collect();
+        for (j, other) in others {
+            self.seq += 1;
+            let seq = self.seq;
+            self.units[i].joins.push_back((other, seq));
+            self.units[j].joins.push_back((name.to_string(), seq));
+        }
+        if self.cfg.verbose {
+            eprintln!("      (juju add-unit: {name} with revision {})", rev.number);
+        }
+        Ok(n)
+    }
+
+    /// `juju remove-unit`: unit `n` departs (its peers and itself run relation-departed),
+    /// then stops and is removed. The leader is not removed (no leadership change here).
+    pub fn remove_unit(&mut self, n: u32) -> Result<()> {
+        let i = self.unit_index(n)?;
+        if i == self.leader {
+            bail!("the simulator does not remove the leader");
+        }
+        self.units[i].dying = true;
+        let name = self.units[i].name.to_string();
+        let peers: Vec<(usize, String)> = (0..self.units.len())
+            .filter(|&j| j != i && !self.units[j].gone)
+            .map(|j| (j, self.units[j].name.to_string()))
+            .collect();
+        let departed = |remote: &str, departing: &str| {
+            Event::Relation(RelationEvent {
+                kind: RelationEventKind::Departed,
+                relation: Self::relation_id(),
+                remote_app: APP.into(),
+                remote_unit: remote.parse().ok(),
+                departing_unit: departing.parse().ok(),
+            })
+        };
+        for (j, peer) in &peers {
+            if self.units[*j].joined.contains(&name)
+                || self.units[*j].joins.iter().all(|(r, _)| *r != name)
+            {
+                self.units[*j].joins.retain(|(r, _)| *r != name);
+                self.push(*j, departed(&name, &name));
+            }
+            self.units[i].joins.retain(|(r, _)| r != peer);
+            if self.units[i].joined.contains(peer) {
+                self.push(i, departed(peer, &name));
+            }
+        }
+        self.push(i, Event::Stop);
+        self.push(i, Event::Remove);
+        if self.cfg.verbose {
+            eprintln!("      (juju remove-unit: {name})");
         }
         Ok(())
     }
@@ -1128,6 +1320,9 @@ impl Sim {
     pub fn check_final(&mut self, rev: &Revision) {
         for i in 0..self.units.len() {
             let u = &self.units[i];
+            if u.gone {
+                continue;
+            }
             let state = self.state_of(i);
             let mut problems = Vec::new();
             if state != "idle" {
@@ -1167,6 +1362,9 @@ impl Sim {
     /// Every unit upgraded exactly once.
     pub fn check_each_upgraded_once(&mut self) {
         for u in &self.units {
+            if u.gone || u.fresh {
+                continue;
+            }
             if u.workload_upgrades != 1 {
                 self.violations.push(format!(
                     "end: {} upgraded {} times",

@@ -297,7 +297,10 @@ impl Tool {
                             "expected unit name, got application name {member:?}"
                         )));
                     }
-                    if member != self.ctx.unit && !self.ctx.members.contains(&member) {
+                    if member != self.ctx.unit
+                        && !self.ctx.members.contains(&member)
+                        && !self.ctx.departed.contains(&member)
+                    {
                         return Err(run_err(format!(
                             "cannot read settings for unit {member:?}: permission denied"
                         )));

@@ -23,6 +23,9 @@ pub struct ToolContext {
     pub relation: Option<String>,
     /// The remote units this unit has seen join (what `relation-list` prints).
     pub members: Vec<String>,
+    /// Units that departed: their bags stay readable for the relation's lifetime.
+    #[serde(default)]
+    pub departed: Vec<String>,
     /// Committed unit databags of every unit in the relation.
     pub bags: BTreeMap<String, Bag>,
     /// Committed application databag.

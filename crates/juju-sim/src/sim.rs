@@ -1192,7 +1192,7 @@ impl Sim {
         let rev = self
             .target
             .clone()
-            .unwrap_or_else(|| crate::scenario::old_revision());
+            .unwrap_or_else(crate::scenario::old_revision);
         let name = UnitName::new(APP, n)?;
         let base = self.dir.path().join(format!("unit-{APP}-{n}"));
         let charm_dir = base.join("charm");

@@ -495,6 +495,9 @@ impl<W: Workload> Charm for ReferenceCharm<W> {
                 RelationEventKind::Changed => {
                     self.coordinate(UpgradeEvent::RelationChanged, model)?;
                 }
+                RelationEventKind::Departed => {
+                    self.coordinate(UpgradeEvent::RelationDeparted, model)?;
+                }
                 _ => {}
             },
             Event::Action(action) => match action.name.as_str() {

@@ -72,7 +72,8 @@ struct RunArgs {
     schedule: String,
     /// Faults: fail-upgrade:UNIT, unhealthy:UNIT, tool-fails-once:UNIT:TOOL,
     /// kill-mid-hook:UNIT:CALLS, incompatible, no-pre-check,
-    /// add-unit:PHASE, remove-unit:UNIT:PHASE (PHASE: after-pre-check, mid-upgrade:HOOKS).
+    /// add-unit:PHASE, remove-unit:UNIT:PHASE (PHASE: after-pre-check, mid-upgrade:HOOKS,
+    /// mid-rollback:HOOKS).
     #[arg(long = "fault")]
     faults: Vec<String>,
     /// Print the report as JSON on stdout.
@@ -93,7 +94,10 @@ fn phase(parts: &[&str]) -> Result<Phase> {
     match parts {
         ["after-pre-check"] => Ok(Phase::AfterPreCheck),
         ["mid-upgrade", k] => Ok(Phase::MidUpgrade(k.parse().context("mid-upgrade:HOOKS")?)),
-        other => bail!("unknown phase {other:?}: after-pre-check or mid-upgrade:HOOKS"),
+        ["mid-rollback", k] => Ok(Phase::MidRollback(k.parse().context("mid-rollback:HOOKS")?)),
+        other => bail!(
+            "unknown phase {other:?}: after-pre-check, mid-upgrade:HOOKS or mid-rollback:HOOKS"
+        ),
     }
 }
 

@@ -260,6 +260,16 @@ pub fn rollback(mut cfg: SimConfig) -> Result<(Sim, Report)> {
     sim.clear_injected_workload_faults()?;
     let old = old_revision();
     sim.refresh(&old)?;
+    let mid = sim.config().faults.iter().find_map(|f| match f {
+        Fault::AddUnit(crate::sim::Phase::MidRollback(k))
+        | Fault::RemoveUnit(_, crate::sim::Phase::MidRollback(k)) => Some(*k),
+        _ => None,
+    });
+    if let Some(k) = mid {
+        let ran = sim.run_steps(k)?;
+        notes.push(format!("{ran} hooks into the rollback:"));
+        notes.extend(sim.scale(crate::sim::Phase::MidRollback(k))?);
+    }
     let n = sim.settle(budget(units))?;
     notes.push(format!(
         "refreshed back to revision {} and settled in {n} hooks",

@@ -78,6 +78,8 @@ pub enum Phase {
     AfterPreCheck,
     /// After this many hooks of the rolling upgrade.
     MidUpgrade(usize),
+    /// After this many hooks of the rollback's refresh.
+    MidRollback(usize),
 }
 
 /// One charm revision: its number and its `versions.json`.
@@ -954,7 +956,7 @@ impl Sim {
                 let missing: Vec<String> = self
                     .units
                     .iter()
-                    .filter(|u| !u.gone && !u.fresh)
+                    .filter(|u| !u.gone && !u.dying && !u.fresh)
                     .map(|u| u.name.to_string())
                     .filter(|u| !self.upgrade_order.contains(u))
                     .collect();

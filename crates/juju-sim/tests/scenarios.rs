@@ -312,3 +312,42 @@ fn a_refresh_without_pre_check_is_blocked_then_proceeds() {
         assert_eq!(r.app_status, "active");
     }
 }
+
+/// Issue 7, case 2 (machines): units added or removed after the pre-check, during the
+/// rolling upgrade and during the rollback. A unit that joins with the new charm counts as
+/// upgraded, one that joins before the refresh gets its turn before the leader, a departed
+/// unit leaves the stack; the upgrade always finishes with every invariant held.
+#[test]
+fn scaling_in_every_phase_never_stalls_on_machines() {
+    use juju_sim::sim::Phase;
+    let seeds: u64 = std::env::var("JUJU_SIM_SWEEP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    for seed in 1..=seeds {
+        for fault in [
+            Fault::AddUnit(Phase::AfterPreCheck),
+            Fault::AddUnit(Phase::MidUpgrade(10)),
+            Fault::RemoveUnit(3, Phase::AfterPreCheck),
+            Fault::RemoveUnit(2, Phase::MidUpgrade(10)),
+        ] {
+            let (_sim, r) = upgrade(cfg(4, seed, vec![fault.clone()])).unwrap();
+            assert_clean(&r);
+            assert!(
+                r.notes
+                    .iter()
+                    .any(|n| n.starts_with("added unit") || n.starts_with("removed unit")),
+                "{fault:?}: {:?}",
+                r.notes
+            );
+        }
+        for fault in [
+            Fault::AddUnit(Phase::MidRollback(10)),
+            Fault::RemoveUnit(2, Phase::MidRollback(10)),
+        ] {
+            let (_sim, r) =
+                rollback(cfg(4, seed, vec![fault.clone(), Fault::FailUpgrade(3)])).unwrap();
+            assert_clean(&r);
+        }
+    }
+}

@@ -34,6 +34,8 @@ pub enum UpgradeEvent {
     RelationCreated,
     /// The peer relation's `relation-changed` (the reference's public `on_upgrade_changed`).
     RelationChanged,
+    /// The peer relation's `relation-departed` (a unit left: ours; the reference ignores it).
+    RelationDeparted,
     /// `upgrade-charm`.
     UpgradeCharm,
     /// The `pre-upgrade-check` action.
@@ -468,7 +470,9 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
     fn dispatch_event(&mut self, event: &UpgradeEvent) -> R<(), V> {
         match event {
             UpgradeEvent::RelationCreated => self.on_created(),
-            UpgradeEvent::RelationChanged => self.on_upgrade_changed(),
+            UpgradeEvent::RelationChanged | UpgradeEvent::RelationDeparted => {
+                self.on_upgrade_changed()
+            }
             UpgradeEvent::UpgradeCharm => self.on_upgrade_charm(),
             UpgradeEvent::PreUpgradeCheck => self.on_pre_upgrade_check(),
             UpgradeEvent::ResumeUpgrade => self.on_resume_upgrade(),
@@ -483,7 +487,15 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
             self.fx.deferred = true;
             return Ok(());
         }
-        self.set_own_state(UnitState::Idle)?;
+        // A unit that joins in the middle of an upgrade already running the new charm has
+        // nothing to upgrade: it counts as upgraded (the reference writes `idle`, which holds
+        // the whole cluster back).
+        let joins_upgraded = self.stack_loaded()? && self.runs_new_versions()?;
+        self.set_own_state(if joins_upgraded {
+            UnitState::Completed
+        } else {
+            UnitState::Idle
+        })?;
         if self.is_leader()? {
             self.debug("Persisting dependencies to upgrade relation data...");
             let deps = self.config.dependency_model.to_wire();
@@ -747,6 +759,106 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         Ok(())
     }
 
+    /// Leader: the stack follows the relation's members. A unit that departed leaves it; on
+    /// machines a unit that joined after the stack was built and still has to upgrade is
+    /// inserted just above the leader (so the leader still goes last). Written back when it
+    /// changes.
+    fn reconcile_stack(&mut self) -> R<(), V> {
+        let Some(mut stack) = self.stack.clone() else {
+            return Ok(());
+        };
+        if stack.is_empty() {
+            return Ok(());
+        }
+        let members = self.app_units()?;
+        let is_member = |id: &u32| members.iter().any(|u| u.number() == *id);
+        let gone = stack.iter().any(|id| !is_member(id));
+        // Only a unit that got this round's upgrade-charm (it is `ready`) and is not in the
+        // stack needs a turn; one that joined after the refresh already runs the new charm and
+        // marks itself upgraded.
+        let mut joiners = Vec::new();
+        if self.config.substrate == Substrate::Vm {
+            for unit in &members {
+                if !stack.contains(&unit.number())
+                    && *unit != *self.unit
+                    && self.raw_state(unit)?.as_deref() == Some("ready")
+                {
+                    joiners.push(unit.number());
+                }
+            }
+        }
+        // Leadership is asked only when there is something to reconcile.
+        if (!gone && joiners.is_empty()) || !self.is_leader()? {
+            return Ok(());
+        }
+        let before = stack.clone();
+        stack.retain(|id| is_member(id));
+        for id in joiners {
+            let at = stack
+                .iter()
+                .position(|s| *s == self.unit.number())
+                .map_or(stack.len(), |p| p + 1);
+            stack.insert(at, id);
+        }
+        if stack != before {
+            self.fx.log(
+                LogLevel::Warning,
+                format!(
+                    "upgrade-stack {} follows the units in the relation: {}",
+                    format_stack(&before),
+                    format_stack(&stack)
+                ),
+            );
+            self.app_set(STACK_KEY, format_stack(&stack))?;
+            self.stack = Some(stack);
+        }
+        Ok(())
+    }
+
+    /// A unit that joined while an upgrade (or rollback) is under way already runs the charm
+    /// the others are being refreshed to: when it sees others moving in this round and it is
+    /// idle and not in the stack, it counts itself upgraded. True when it did.
+    fn joined_mid_upgrade(&mut self) -> R<bool, V> {
+        if self.own_state()?.as_deref() != Some("idle") || !self.stack_loaded()? {
+            return Ok(false);
+        }
+        let me = self.unit.number();
+        if self.stack.as_ref().is_some_and(|s| s.contains(&me)) {
+            return Ok(false);
+        }
+        let current = self.current_round()?;
+        let peers = self.peers()?.to_vec();
+        let mut moving = false;
+        for peer in &peers {
+            let bag = self.bag(peer)?;
+            let in_round = match (
+                current,
+                bag.get(ROUND_KEY).and_then(|r| r.parse::<u64>().ok()),
+            ) {
+                (Some(c), Some(r)) => c == r,
+                _ => true,
+            };
+            if in_round
+                && matches!(
+                    bag.get(STATE_KEY).map(String::as_str),
+                    Some("ready" | "upgrading" | "completed")
+                )
+            {
+                moving = true;
+                break;
+            }
+        }
+        if !moving {
+            return Ok(false);
+        }
+        self.info(
+            "Joined while an upgrade is under way, already on its charm: counting as upgraded",
+        );
+        self.status(Status::Maintenance("upgrade completed".into()));
+        self.set_own_state(UnitState::Completed)?;
+        Ok(true)
+    }
+
     /// A unit refreshed before the pre-upgrade check (its upgrade-charm found no stack) that
     /// now sees one: it does what its upgrade-charm would have done. True when it did.
     fn late_upgrade_charm(&mut self) -> R<bool, V> {
@@ -757,7 +869,10 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         {
             return Ok(false);
         }
-        self.info("The charm was refreshed before the pre-upgrade-check: joining the upgrade now");
+        self.fx.log(
+            LogLevel::Warning,
+            "The charm was refreshed before the pre-upgrade-check: joining the upgrade now",
+        );
         self.on_upgrade_charm()?;
         Ok(true)
     }
@@ -793,7 +908,7 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         if !self.has_relation()? {
             return Ok(());
         }
-        if self.late_upgrade_charm()? {
+        if self.late_upgrade_charm()? || self.joined_mid_upgrade()? {
             return Ok(());
         }
         if self.nothing_to_do()? {
@@ -829,6 +944,7 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
             return Ok(());
         }
 
+        self.reconcile_stack()?;
         let states = self.unit_states()?;
         if Self::any_upgrading(&states)
             && self.own_state_is(&[UnitState::Idle, UnitState::Ready])?

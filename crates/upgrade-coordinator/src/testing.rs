@@ -161,6 +161,7 @@ pub const DEVIATIONS: &[(&str, &str)] = &[
         "upgrade_charm_first_to_rollback_vm_leader_top_absent_peers",
         "D1",
     ),
+    ("upgrade_charm_first_to_rollback_vm_leader_True", "D1"),
     ("upgrade_charm_vm_leader_without_stored_deps", "D2"),
     ("upgrade_charm_vm_leader_stored_deps_missing_field", "D2"),
     ("upgrade_charm_vm_leader_stored_deps_malformed", "D2"),

@@ -243,7 +243,25 @@ fn dispatches_that_need_no_peer_data_read_none() {
     )
     .unwrap();
     assert_eq!(fx.unit_data["state"], "idle");
-    assert_eq!(w.bag_reads(), 0, "relation-created only writes");
+    assert_eq!(w.bag_reads(), 1, "relation-created reads the app bag only");
+
+    // A unit joining in the middle of an upgrade with the new charm counts as upgraded.
+    let stored = r#"{"app": {"dependencies": {}, "name": "app", "upgrade_supported": ">=1", "version": "1.0"}}"#;
+    let mut w = world(
+        7,
+        false,
+        &[(7, "")],
+        &[("upgrade-stack", "[0, 1]"), ("dependencies", stored)],
+    );
+    let fx = handle(
+        &config(Substrate::Vm),
+        &unit(7),
+        &UpgradeEvent::RelationCreated,
+        &mut w,
+        &mut Hooks::default(),
+    )
+    .unwrap();
+    assert_eq!(fx.unit_data["state"], "completed");
 
     // A waiting unit whose top is not completed never asks for leadership.
     struct NoLeader(Snapshot);

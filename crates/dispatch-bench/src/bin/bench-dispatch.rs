@@ -78,6 +78,8 @@ const TOOLS: &[&str] = &[
 ];
 
 const DEPS: &str = r#"{"gandalf_the_white": {"dependencies": {"gandalf_the_grey": ">5"}, "name": "gandalf", "upgrade_supported": ">1.2", "version": "7"}}"#;
+/// `DEPS` as the coordinator stores it (Python `json.dumps` spacing: the same bytes here).
+const DEPS_WIRE: &str = DEPS;
 const OLD_DEPS: &str = r#"{"gandalf_the_white": {"dependencies": {"gandalf_the_grey": ">5"}, "name": "gandalf", "upgrade_supported": ">1.2", "version": "1.3"}}"#;
 
 /// Unit states (index = unit number; `None` = no state yet) and the app bag.
@@ -194,7 +196,12 @@ fn cases() -> Vec<Case> {
             me: 0,
             leader: true,
             hooks: serde_json::json!({"build_upgrade_stack": "all"}),
-            world: |n| ((0..n).map(|_| Some("idle")).collect(), app(None)),
+            // Before the refresh: the stored versions are the charm's own.
+            world: |n| {
+                let mut bag = app(None);
+                bag.insert("dependencies".into(), DEPS_WIRE.into());
+                ((0..n).map(|_| Some("idle")).collect(), bag)
+            },
         },
         Case {
             name: "resume-upgrade, Kubernetes leader",

@@ -1259,6 +1259,17 @@ impl Sim {
         if i == self.leader {
             bail!("the simulator does not remove the leader");
         }
+        if self.api.is_some() {
+            let highest = self
+                .units
+                .iter()
+                .filter(|u| !u.gone && !u.dying)
+                .map(|u| u.name.number())
+                .max();
+            if highest != Some(n) {
+                bail!("on Kubernetes a StatefulSet scales down from its highest ordinal: unit {n} cannot be removed first");
+            }
+        }
         self.units[i].dying = true;
         let name = self.units[i].name.to_string();
         let peers: Vec<(usize, String)> = (0..self.units.len())

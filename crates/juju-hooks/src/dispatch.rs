@@ -130,8 +130,9 @@ pub fn dispatch<C: Charm>(
         _ => None,
     };
     let mut model = Model::new(tools, ctx.unit.clone(), ctx.event.name(), action);
-    let (mut hints, problem) = Hints::load(&ctx.charm_dir);
-    let hints_known = hints.v != 0;
+    let (mut on_disk, problem) = Hints::load(&ctx.charm_dir);
+    let hints_known = on_disk.v != 0;
+    let mut hints = on_disk.clone();
     if ctx.event == Event::LeaderElected {
         // Another leader may have changed the application status meanwhile.
         hints.app_status = None;
@@ -143,8 +144,8 @@ pub fn dispatch<C: Charm>(
     if let Some(problem) = problem {
         model.log(LogLevel::Warning, &problem);
     }
-    let result = run(ctx, &mut model, charm, &hints, hints_known);
-    let saved = Hints::load(&ctx.charm_dir).0;
+    let result = run(ctx, &mut model, charm, &hints, hints_known, &mut on_disk);
+    let saved = on_disk;
     let forget_status = |mut h: Hints| {
         // Whether a status reached Juju is unknown now: forget it.
         if h.unit_status.take().is_some() {
@@ -191,6 +192,7 @@ fn run<C: Charm>(
     charm: &mut C,
     hints: &Hints,
     hints_known: bool,
+    on_disk: &mut Hints,
 ) -> Result<DispatchReport, DispatchError<C::Error>> {
     let mut report = DispatchReport::default();
     let has_state = ctx.juju_version.has_charm_state();
@@ -313,6 +315,8 @@ fn run<C: Charm>(
                 LogLevel::Warning,
                 &format!("cannot save {}: {e}", crate::hints::HINTS_FILE),
             );
+        } else {
+            *on_disk = new_hints;
         }
     }
     if queue_changed {

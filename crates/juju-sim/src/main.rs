@@ -232,17 +232,7 @@ fn print_report(r: &Report) {
             r.seed
         );
         for t in &r.trace {
-            println!(
-                "    {:>5} {:<22} {:<34} exit {:<4} state={:<10} {}",
-                t.step,
-                t.unit,
-                t.event,
-                t.exit
-                    .map(|c| c.to_string())
-                    .unwrap_or_else(|| "kill".into()),
-                t.state,
-                t.status
-            );
+            println!("    {t}");
         }
     }
 }

@@ -201,6 +201,11 @@ pub struct ActionOutcome {
     pub exit: Option<i32>,
 }
 
+/// A status as the report shows it: `name message`.
+fn status_text((name, message): &(String, String)) -> String {
+    format!("{name} {message}").trim().to_owned()
+}
+
 /// A step of the trace.
 #[derive(Debug, Clone, Serialize)]
 pub struct TraceLine {
@@ -216,6 +221,19 @@ pub struct TraceLine {
     pub state: String,
     /// Status after the hook.
     pub status: String,
+}
+
+impl std::fmt::Display for TraceLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let exit = self
+            .exit
+            .map_or_else(|| "kill".to_owned(), |c| c.to_string());
+        write!(
+            f,
+            "{:>5} {:<22} {:<34} exit {:<4} state={:<10} {}",
+            self.step, self.unit, self.event, exit, self.state, self.status
+        )
+    }
 }
 
 /// Per-unit figures for the report.
@@ -396,52 +414,68 @@ impl Sim {
         })
     }
 
+    /// A new unit `n` running `rev` (nothing queued yet); returns its index.
+    fn make_unit(&mut self, n: u32, rev: &Revision, fresh: bool) -> Result<usize> {
+        let name = UnitName::new(APP, n)?;
+        let base = self.dir.path().join(format!("unit-{APP}-{n}"));
+        let charm_dir = base.join("charm");
+        self.install_charm(&charm_dir, rev)?;
+        self.units.push(UnitSim {
+            name,
+            charm_dir,
+            workload_dir: base.join("workload"),
+            revision: rev.number,
+            queue: VecDeque::new(),
+            joins: VecDeque::new(),
+            after_join: None,
+            owed: BTreeMap::new(),
+            joined: BTreeSet::new(),
+            in_relation: false,
+            bag: Bag::new(),
+            charm_state: None,
+            status: ("waiting".into(), "agent initialising".into()),
+            hooks_run: 0,
+            tool_calls: 0,
+            errors: 0,
+            failing: None,
+            workload_upgrades: 0,
+            pod_gen: self.template_gen,
+            dying: false,
+            gone: false,
+            fresh,
+            fail_tool_once: None,
+            kill_after: None,
+        });
+        Ok(self.units.len() - 1)
+    }
+
+    /// Queues a new unit's setup hooks: install, relation-created, leadership,
+    /// config-changed, start.
+    fn queue_setup(&mut self, i: usize) {
+        let leadership = if i == self.leader {
+            Event::LeaderElected
+        } else {
+            Event::LeaderSettingsChanged
+        };
+        for e in [
+            Event::Install,
+            Self::relation_event(RelationEventKind::Created, None),
+            leadership,
+            Event::ConfigChanged,
+            Event::Start,
+        ] {
+            self.push(i, e);
+        }
+    }
+
     /// Deploys `cfg.units` units of `rev`, unit 0 leading, and queues their setup hooks.
     pub fn deploy(&mut self, rev: &Revision) -> Result<()> {
         for n in 0..self.cfg.units as u32 {
-            let name = UnitName::new(APP, n)?;
-            let base = self.dir.path().join(format!("unit-{APP}-{n}"));
-            let charm_dir = base.join("charm");
-            self.install_charm(&charm_dir, rev)?;
-            self.units.push(UnitSim {
-                name,
-                charm_dir,
-                workload_dir: base.join("workload"),
-                revision: rev.number,
-                queue: VecDeque::new(),
-                joins: VecDeque::new(),
-                after_join: None,
-                owed: std::collections::BTreeMap::new(),
-                joined: BTreeSet::new(),
-                in_relation: false,
-                bag: Bag::new(),
-                charm_state: None,
-                status: ("waiting".into(), "agent initialising".into()),
-                hooks_run: 0,
-                tool_calls: 0,
-                errors: 0,
-                failing: None,
-                workload_upgrades: 0,
-                pod_gen: 0,
-                dying: false,
-                gone: false,
-                fresh: false,
-                fail_tool_once: None,
-                kill_after: None,
-            });
+            self.make_unit(n, rev, false)?;
         }
         let names: Vec<String> = self.units.iter().map(|u| u.name.to_string()).collect();
         for i in 0..self.units.len() {
-            self.push(i, Event::Install);
-            self.push(i, Self::relation_event(RelationEventKind::Created, None));
-            let leadership = if i == self.leader {
-                Event::LeaderElected
-            } else {
-                Event::LeaderSettingsChanged
-            };
-            self.push(i, leadership);
-            self.push(i, Event::ConfigChanged);
-            self.push(i, Event::Start);
+            self.queue_setup(i);
             for other in &names {
                 if *other != names[i] {
                     self.seq += 1;
@@ -835,29 +869,9 @@ impl Sim {
                 }
             }
         }
-        self.trace.push(TraceLine {
-            step: self.step,
-            unit: self.units[i].name.to_string(),
-            event: event.name(),
-            exit: code,
-            state: self.state_of(i),
-            status: format!("{} {}", self.units[i].status.0, self.units[i].status.1)
-                .trim()
-                .to_owned(),
-        });
+        let line = self.record(i, event.name(), code);
         if self.cfg.verbose {
-            let t = self.trace.last().expect("just pushed");
-            eprintln!(
-                "{:>5} {:<22} {:<34} exit {:<4} state={:<10} {}",
-                t.step,
-                t.unit,
-                t.event,
-                t.exit
-                    .map(|c| c.to_string())
-                    .unwrap_or_else(|| "kill".into()),
-                t.state,
-                t.status
-            );
+            eprintln!("{line}");
         }
         self.last_hook.insert(i, event.name());
         self.draw(false);
@@ -919,6 +933,20 @@ impl Sim {
         }
         eprint!("{out}");
         self.drawn = lines.len();
+    }
+
+    /// Appends the trace line of the hook just run on unit `i`.
+    fn record(&mut self, i: usize, event: String, exit: Option<i32>) -> TraceLine {
+        let line = TraceLine {
+            step: self.step,
+            unit: self.units[i].name.to_string(),
+            event,
+            exit,
+            state: self.state_of(i),
+            status: status_text(&self.units[i].status),
+        };
+        self.trace.push(line.clone());
+        line
     }
 
     fn check_invariants(&mut self) {
@@ -1052,16 +1080,7 @@ impl Sim {
         self.units[i].hooks_run += 1;
         let mut outcome = self.commit(i, code == Some(0), &entries);
         outcome.exit = code;
-        self.trace.push(TraceLine {
-            step: self.step,
-            unit: self.units[i].name.to_string(),
-            event: format!("action {name}"),
-            exit: code,
-            state: self.state_of(i),
-            status: format!("{} {}", self.units[i].status.0, self.units[i].status.1)
-                .trim()
-                .to_owned(),
-        });
+        self.record(i, format!("action {name}"), code);
         if self.cfg.verbose {
             eprintln!(
                 "{:>5} {:<22} action {:<27} exit {:<4} {}",
@@ -1195,47 +1214,9 @@ impl Sim {
             .target
             .clone()
             .unwrap_or_else(crate::scenario::old_revision);
-        let name = UnitName::new(APP, n)?;
-        let base = self.dir.path().join(format!("unit-{APP}-{n}"));
-        let charm_dir = base.join("charm");
-        self.install_charm(&charm_dir, &rev)?;
-        let fresh = self.target.is_some();
-        self.units.push(UnitSim {
-            name: name.clone(),
-            charm_dir,
-            workload_dir: base.join("workload"),
-            revision: rev.number,
-            queue: VecDeque::new(),
-            joins: VecDeque::new(),
-            after_join: None,
-            owed: BTreeMap::new(),
-            joined: BTreeSet::new(),
-            in_relation: false,
-            bag: Bag::new(),
-            charm_state: None,
-            status: ("waiting".into(), "agent initialising".into()),
-            hooks_run: 0,
-            tool_calls: 0,
-            errors: 0,
-            failing: None,
-            workload_upgrades: 0,
-            pod_gen: self.template_gen,
-            dying: false,
-            gone: false,
-            fresh,
-            fail_tool_once: None,
-            kill_after: None,
-        });
-        let i = self.units.len() - 1;
-        for e in [
-            Event::Install,
-            Self::relation_event(RelationEventKind::Created, None),
-            Event::LeaderSettingsChanged,
-            Event::ConfigChanged,
-            Event::Start,
-        ] {
-            self.push(i, e);
-        }
+        let i = self.make_unit(n, &rev, self.target.is_some())?;
+        self.queue_setup(i);
+        let name = self.units[i].name.clone();
         let others: Vec<(usize, String)> = (0..i)
             .filter(|&j| !self.units[j].gone && !self.units[j].dying)
             .map(|j| (j, self.units[j].name.to_string()))
@@ -1415,7 +1396,7 @@ impl Sim {
                     tool_calls: u.tool_calls,
                     errors: u.errors,
                     state: self.state_of(i),
-                    status: format!("{} {}", u.status.0, u.status.1).trim().to_owned(),
+                    status: status_text(&u.status),
                     workload: self.workload_version(i),
                 }
             })
@@ -1430,9 +1411,7 @@ impl Sim {
             order: self.upgrade_order.clone(),
             seconds: self.started.elapsed().as_secs_f64(),
             violations: self.violations.clone(),
-            app_status: format!("{} {}", self.app_status.0, self.app_status.1)
-                .trim()
-                .to_owned(),
+            app_status: status_text(&self.app_status),
             trace: match self.first_violation_step {
                 Some(step) => {
                     let upto: Vec<TraceLine> = self

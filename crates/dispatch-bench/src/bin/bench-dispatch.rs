@@ -78,8 +78,6 @@ const TOOLS: &[&str] = &[
 ];
 
 const DEPS: &str = r#"{"gandalf_the_white": {"dependencies": {"gandalf_the_grey": ">5"}, "name": "gandalf", "upgrade_supported": ">1.2", "version": "7"}}"#;
-/// `DEPS` as the coordinator stores it (Python `json.dumps` spacing: the same bytes here).
-const DEPS_WIRE: &str = DEPS;
 const OLD_DEPS: &str = r#"{"gandalf_the_white": {"dependencies": {"gandalf_the_grey": ">5"}, "name": "gandalf", "upgrade_supported": ">1.2", "version": "1.3"}}"#;
 
 /// Unit states (index = unit number; `None` = no state yet) and the app bag.
@@ -196,10 +194,11 @@ fn cases() -> Vec<Case> {
             me: 0,
             leader: true,
             hooks: serde_json::json!({"build_upgrade_stack": "all"}),
-            // Before the refresh: the stored versions are the charm's own.
+            // Before the refresh: the stored versions are the charm's own (`DEPS` is already in
+            // the stored form, Python `json.dumps` spacing).
             world: |n| {
                 let mut bag = app(None);
-                bag.insert("dependencies".into(), DEPS_WIRE.into());
+                bag.insert("dependencies".into(), DEPS.into());
                 ((0..n).map(|_| Some("idle")).collect(), bag)
             },
         },

@@ -176,3 +176,71 @@ pub const DEVIATIONS: &[(&str, &str)] = &[
 pub fn deviation_of(name: &str) -> Option<&'static str> {
     DEVIATIONS.iter().find(|(n, _)| *n == name).map(|(_, d)| *d)
 }
+
+/// What a run under test did, in the terms the recordings use.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub unit_data: StringMap,
+    pub app_data: StringMap,
+    pub status: Option<(String, String)>,
+    pub action_failure: Option<String>,
+    pub action_results: StringMap,
+    pub deferred: bool,
+    /// The calls into the charm, when the run can see them (in-process only).
+    pub calls: Option<Vec<String>>,
+    /// The log lines to compare (the caller leaves out what is its own).
+    pub logs: Vec<(String, String)>,
+}
+
+impl Reference {
+    /// Everything that differs from what the reference did, one readable entry each.
+    pub fn differences(&self, o: &Observed) -> Vec<String> {
+        let mut diffs = Vec::new();
+        let mut check = |what: &str, ours: String, theirs: String| {
+            if ours != theirs {
+                diffs.push(format!(
+                    "{what}:\n    ours:      {ours}\n    reference: {theirs}"
+                ));
+            }
+        };
+        check(
+            "unit databag",
+            format!("{:?}", o.unit_data),
+            format!("{:?}", self.unit_data),
+        );
+        check(
+            "app databag",
+            format!("{:?}", o.app_data),
+            format!("{:?}", self.app_data),
+        );
+        check(
+            "unit status",
+            format!("{:?}", o.status),
+            format!("{:?}", self.unit_status),
+        );
+        check(
+            "action failure",
+            format!("{:?}", o.action_failure),
+            format!("{:?}", self.action_failure),
+        );
+        check(
+            "action results",
+            format!("{:?}", o.action_results),
+            format!("{:?}", self.action_results.clone().unwrap_or_default()),
+        );
+        check(
+            "deferred",
+            format!("{}", o.deferred),
+            format!("{}", self.deferred.iter().any(|d| d == "upgrade_charm")),
+        );
+        if let Some(calls) = &o.calls {
+            check("calls", format!("{calls:?}"), format!("{:?}", self.calls));
+        }
+        check(
+            "logs",
+            format!("{:#?}", o.logs),
+            format!("{:#?}", self.logs),
+        );
+        diffs
+    }
+}

@@ -9,7 +9,9 @@ use std::path::Path;
 
 use juju_hooks::{Status, StringMap, UnitName};
 use serde::Deserialize;
-use upgrade_coordinator::testing::{call_name, event_of, Doc, Reference, Scenario, ScenarioHooks};
+use upgrade_coordinator::testing::{
+    call_name, event_of, Doc, Observed, Reference, Scenario, ScenarioHooks,
+};
 use upgrade_coordinator::{
     handle, Call, DependencyModel, Effects, Snapshot, Substrate, UpgradeConfig,
 };
@@ -73,56 +75,17 @@ fn compared_logs(fx: &Effects) -> Vec<(String, String)> {
 }
 
 /// Compares everything; returns the differences.
-fn differences(s: &Scenario, r: &Reference, o: &Outcome) -> Vec<String> {
-    let mut diffs = Vec::new();
-    let mut check = |what: &str, ours: String, theirs: String| {
-        if ours != theirs {
-            diffs.push(format!(
-                "{what}:\n    ours:      {ours}\n    reference: {theirs}"
-            ));
-        }
-    };
-    check(
-        "unit databag",
-        format!("{:?}", o.unit_data),
-        format!("{:?}", r.unit_data),
-    );
-    check(
-        "app databag",
-        format!("{:?}", o.app_data),
-        format!("{:?}", r.app_data),
-    );
-    check(
-        "unit status",
-        format!("{:?}", status_pair(&o.fx.status)),
-        format!("{:?}", r.unit_status),
-    );
-    check(
-        "action failure",
-        format!("{:?}", o.fx.action_failure),
-        format!("{:?}", r.action_failure),
-    );
-    let results = r.action_results.clone().unwrap_or_default();
-    check(
-        "action results",
-        format!("{:?}", o.fx.action_results),
-        format!("{results:?}"),
-    );
-    let deferred = r.deferred.iter().any(|d| d == "upgrade_charm");
-    check(
-        "deferred",
-        format!("{}", o.fx.deferred),
-        format!("{deferred}"),
-    );
-    let calls: Vec<String> = o.fx.calls.iter().map(call_name).collect();
-    check("calls", format!("{calls:?}"), format!("{:?}", r.calls));
-    check(
-        "logs",
-        format!("{:#?}", compared_logs(&o.fx)),
-        format!("{:#?}", r.logs),
-    );
-    let _ = s;
-    diffs
+fn differences(_s: &Scenario, r: &Reference, o: &Outcome) -> Vec<String> {
+    r.differences(&Observed {
+        unit_data: o.unit_data.clone(),
+        app_data: o.app_data.clone(),
+        status: status_pair(&o.fx.status),
+        action_failure: o.fx.action_failure.clone(),
+        action_results: o.fx.action_results.clone(),
+        deferred: o.fx.deferred,
+        calls: Some(o.fx.calls.iter().map(call_name).collect()),
+        logs: compared_logs(&o.fx),
+    })
 }
 
 /// Scenarios where we deliberately differ (DEVIATIONS.md), with what we do instead.

@@ -494,6 +494,10 @@ impl<W: Workload> Charm for ReferenceCharm<W> {
                 }
                 RelationEventKind::Changed => {
                     self.coordinate(UpgradeEvent::RelationChanged, model)?;
+                    if self.substrate == Substrate::K8s {
+                        // A pod recreated before the pre-upgrade-check takes its turn here.
+                        self.finish_k8s_unit(model)?;
+                    }
                 }
                 RelationEventKind::Departed => {
                     self.coordinate(UpgradeEvent::RelationDeparted, model)?;
@@ -520,6 +524,9 @@ impl<W: Workload> Charm for ReferenceCharm<W> {
                                 &url,
                             )?;
                         }
+                    }
+                    if self.substrate == Substrate::K8s {
+                        self.finish_k8s_unit(model)?;
                     }
                 }
                 "resume-upgrade" => {

@@ -1023,7 +1023,8 @@ impl Sim {
             return Ok(());
         };
         if let Some(i) = self.rolling {
-            if !self.units[i].queue.is_empty() {
+            // (A pod removed while it was being recreated no longer holds the rollout.)
+            if !self.units[i].queue.is_empty() && !self.units[i].gone && !self.units[i].dying {
                 return Ok(());
             }
             self.rolling = None;
@@ -1031,7 +1032,9 @@ impl Sim {
         let partition = api.sts.lock().map(|s| s.partition).unwrap_or(0);
         let next = (0..self.units.len())
             .filter(|&i| {
-                self.units[i].name.number() >= partition
+                !self.units[i].gone
+                    && !self.units[i].dying
+                    && self.units[i].name.number() >= partition
                     && self.units[i].pod_gen != self.template_gen
             })
             .max_by_key(|&i| self.units[i].name.number());
@@ -1372,6 +1375,14 @@ impl Sim {
     pub fn unit_view(&self, n: u32) -> Option<(String, (String, String))> {
         let i = self.unit_index(n).ok()?;
         Some((self.state_of(i), self.units[i].status.clone()))
+    }
+
+    /// The upgrade state of every unit still in the model.
+    pub fn unit_states(&self) -> Vec<String> {
+        (0..self.units.len())
+            .filter(|&i| !self.units[i].gone && !self.units[i].dying)
+            .map(|i| self.state_of(i))
+            .collect()
     }
 
     /// The application databag.

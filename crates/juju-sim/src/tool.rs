@@ -33,6 +33,7 @@ pub const TOOLS: &[&str] = &[
 ];
 
 /// A tool's failure: exit code and message (printed as `ERROR <message>`).
+#[derive(Debug)]
 struct Fail(i32, String);
 
 fn usage(msg: impl Into<String>) -> Fail {
@@ -200,19 +201,7 @@ impl Tool {
             } else {
                 text = std::fs::read_to_string(file).map_err(|e| run_err(e.to_string()))?;
             }
-            let v: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| run_err(format!("cannot parse settings: {e}")))?;
-            let serde_json::Value::Object(map) = v else {
-                return Err(run_err("expected a map of settings"));
-            };
-            for (k, v) in map {
-                let v = match v {
-                    serde_json::Value::String(s) => s,
-                    serde_json::Value::Null => String::new(),
-                    other => other.to_string(),
-                };
-                data.insert(k, v);
-            }
+            data.extend(parse_settings(&text)?);
         }
         for kv in &args.positional {
             let Some((k, v)) = kv.split_once('=') else {
@@ -526,5 +515,65 @@ pub fn main(tool: &str, argv: &[String]) -> i32 {
             eprintln!("ERROR {msg}");
             code
         }
+    }
+}
+
+/// The settings of `relation-set --file`: a YAML map (JSON is YAML; ops sends
+/// `yaml.safe_dump` output), as Juju reads it. Scalars become their text, null the empty
+/// string (which deletes the key).
+fn parse_settings(text: &str) -> Result<Bag, Fail> {
+    let mut data = Bag::new();
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text) {
+        for (k, v) in map {
+            let v = match v {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            data.insert(k, v);
+        }
+        return Ok(data);
+    }
+    let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)
+        .map_err(|e| run_err(format!("cannot parse settings: {e}")))?;
+    let map = match v {
+        serde_yaml_ng::Value::Mapping(m) => m,
+        serde_yaml_ng::Value::Null => return Ok(data),
+        _ => return Err(run_err("expected a map of settings")),
+    };
+    let text_of = |v: serde_yaml_ng::Value| -> Result<String, Fail> {
+        Ok(match v {
+            serde_yaml_ng::Value::String(s) => s,
+            serde_yaml_ng::Value::Null => String::new(),
+            serde_yaml_ng::Value::Bool(b) => b.to_string(),
+            serde_yaml_ng::Value::Number(n) => n.to_string(),
+            _ => return Err(run_err("settings values must be scalars")),
+        })
+    };
+    for (k, v) in map {
+        data.insert(text_of(k)?, text_of(v)?);
+    }
+    Ok(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_settings;
+
+    #[test]
+    fn settings_are_read_as_json_or_as_the_yaml_ops_sends() {
+        let json = parse_settings(r#"{"state": "idle", "gone": null, "n": 3}"#).unwrap();
+        assert_eq!(json["state"], "idle");
+        assert_eq!(json["gone"], "");
+        assert_eq!(json["n"], "3");
+        // What PyYAML's safe_dump makes of a long JSON value: a folded single-quoted scalar.
+        let yaml = "dependencies: '{\"workload\": {\"dependencies\": {}, \"name\": \"upgrade-reference-workload\",\n  \"upgrade_supported\": \">=1.0\", \"version\": \"1.0.0\"}}'\nupgrade-stack: '[0, 1, 2]'\n";
+        let got = parse_settings(yaml).unwrap();
+        assert_eq!(got["upgrade-stack"], "[0, 1, 2]");
+        assert_eq!(
+            got["dependencies"],
+            r#"{"workload": {"dependencies": {}, "name": "upgrade-reference-workload", "upgrade_supported": ">=1.0", "version": "1.0.0"}}"#
+        );
+        assert!(parse_settings("- a\n- b\n").is_err());
     }
 }

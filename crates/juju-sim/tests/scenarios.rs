@@ -351,3 +351,106 @@ fn scaling_in_every_phase_never_stalls_on_machines() {
         }
     }
 }
+
+/// Issue 7, case 3 on Kubernetes: without a pre-check the partition is 0 and the refresh
+/// recreates every pod. The leader blocks the application with the next step; after the
+/// pre-check the units take their turns from the top of the stack (highest first, so the
+/// highest still checks the versions) with nothing to resume.
+#[test]
+fn a_refresh_without_pre_check_is_blocked_then_proceeds_on_kubernetes() {
+    let seeds: u64 = std::env::var("JUJU_SIM_SWEEP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    for seed in 1..=seeds {
+        let (_sim, r) = upgrade(k8s(4, seed, vec![Fault::NoPreCheck])).unwrap();
+        assert_clean(&r);
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.starts_with("application blocked: Refreshed without pre-upgrade-check")),
+            "{:?}",
+            r.notes
+        );
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.starts_with("finished without resume-upgrade")),
+            "{:?}",
+            r.notes
+        );
+        let order: Vec<&str> = r.order.iter().map(String::as_str).collect();
+        assert_eq!(
+            order,
+            [
+                "upgrade-reference/3",
+                "upgrade-reference/2",
+                "upgrade-reference/1",
+                "upgrade-reference/0"
+            ],
+            "the units report from the top of the stack down"
+        );
+        assert_eq!(r.app_status, "active");
+    }
+}
+
+/// Issue 7, case 2 on Kubernetes: a StatefulSet scales by ordinal (new pods get the next
+/// one, `remove-unit` takes the highest). Added before the refresh, the new pod is
+/// recreated first and alone (the leader moves the partition to it), then resume-upgrade
+/// goes on; added after, it already runs the new charm and counts as upgraded; removing the
+/// pod at the top of the stack moves the partition to the next one. Rollbacks likewise.
+#[test]
+fn scaling_in_every_phase_never_stalls_on_kubernetes() {
+    use juju_sim::sim::Phase;
+    let seeds: u64 = std::env::var("JUJU_SIM_SWEEP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    for seed in 1..=seeds {
+        for fault in [
+            Fault::AddUnit(Phase::AfterPreCheck),
+            Fault::AddUnit(Phase::MidUpgrade(6)),
+            Fault::RemoveUnit(3, Phase::AfterPreCheck),
+            Fault::RemoveUnit(3, Phase::MidUpgrade(3)),
+        ] {
+            let (sim, r) = upgrade(k8s(4, seed, vec![fault.clone()])).unwrap();
+            assert_clean(&r);
+            if fault == Fault::AddUnit(Phase::AfterPreCheck) {
+                // The new pod alone, then the pause, then the stack from its top.
+                assert_eq!(
+                    r.order.first().map(String::as_str),
+                    Some("upgrade-reference/4")
+                );
+                assert_eq!(sim.partitions()[..2], [3, 4]);
+                assert!(
+                    r.notes
+                        .iter()
+                        .any(|n| n == "resume-upgrade: Upgrade will resume on unit 3"),
+                    "{:?}",
+                    r.notes
+                );
+            }
+            if fault == Fault::RemoveUnit(3, Phase::AfterPreCheck) {
+                assert_eq!(sim.partitions()[..2], [3, 2]);
+                assert_eq!(
+                    r.order.first().map(String::as_str),
+                    Some("upgrade-reference/2")
+                );
+            }
+        }
+        for fault in [
+            Fault::AddUnit(Phase::MidRollback(3)),
+            Fault::RemoveUnit(3, Phase::MidRollback(3)),
+        ] {
+            for failing in [3, 2] {
+                let (_sim, r) = rollback(k8s(
+                    4,
+                    seed,
+                    vec![fault.clone(), Fault::FailUpgrade(failing)],
+                ))
+                .unwrap();
+                assert_clean(&r);
+            }
+        }
+    }
+}

@@ -105,6 +105,7 @@ pub fn handle<V: View, H: UpgradeHooks + ?Sized>(
         app: None,
         stack: None,
         stack_problem_logged: false,
+        departed: matches!(event, UpgradeEvent::RelationDeparted),
         fx: Effects::default(),
     };
     session.run(event).map_err(CoordinatorError)?;
@@ -127,6 +128,8 @@ struct Session<'a, V: View, H: UpgradeHooks + ?Sized> {
     /// never gets cached, as in the reference, so every access re-reads the bag).
     stack: Option<Vec<u32>>,
     stack_problem_logged: bool,
+    /// This dispatch is a `relation-departed`: the membership just shrank.
+    departed: bool,
     fx: Effects,
 }
 
@@ -334,6 +337,39 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         Ok(mine.is_some_and(|r| r != current))
     }
 
+    /// Has `unit` begun (or finished) its upgrade in the current round? A state without a
+    /// round marker (a Python peer) is taken at its word.
+    fn started_this_round(&mut self, unit: &UnitName) -> R<bool, V> {
+        let moving = matches!(
+            self.raw_state(unit)?.as_deref(),
+            Some("ready" | "upgrading" | "completed")
+        );
+        Ok(moving && !self.completed_earlier(unit)?)
+    }
+
+    /// Kubernetes: is the rolling update paused after its first unit(s), waiting for
+    /// `resume-upgrade`? Some unit finished in this round, nobody is upgrading, and the top
+    /// of the stack has not started.
+    fn paused_for_resume(&mut self, stack: &[u32]) -> R<bool, V> {
+        let Some(&top) = stack.last() else {
+            return Ok(false);
+        };
+        let mut done_in_round = false;
+        for unit in self.app_units()? {
+            match self.raw_state(&unit)?.as_deref() {
+                Some("upgrading") => return Ok(false),
+                Some("completed") if self.started_this_round(&unit)? => {
+                    if unit.number() == top {
+                        return Ok(false);
+                    }
+                    done_in_round = true;
+                }
+                _ => {}
+            }
+        }
+        Ok(done_in_round)
+    }
+
     fn app_set(&mut self, key: &str, value: String) -> R<(), V> {
         self.app()?;
         if let Some(app) = self.app.as_mut() {
@@ -441,7 +477,12 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
                 )
             });
             let next = stack.last().copied().unwrap_or_default();
-            if busy {
+            if self.config.substrate == Substrate::K8s && self.paused_for_resume(&stack)? {
+                Status::Active(format!(
+                    "Upgrading: {done}/{} units done; when they are healthy: juju run {app}/leader resume-upgrade",
+                    states.len()
+                ))
+            } else if busy {
                 Status::Maintenance(format!(
                     "Upgrading: {done}/{} units done, unit {next} next",
                     states.len()
@@ -586,17 +627,18 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         self.info("Setting upgrade-stack to relation data...");
         self.set_stack(stack)?;
         self.start_round()?;
-        // (Machines only so far: on Kubernetes a refresh without the partition set has
-        // already recreated every pod; resuming from there is issue 7's open part.)
-        if self.config.substrate == Substrate::Vm && self.runs_new_versions()? {
-            // `juju refresh` already happened without a pre-check: every unit already runs
-            // the new charm, so its upgrade-charm has come and gone. Start now: this unit
-            // (the leader: Juju tells it nothing of its own write) runs its upgrade-charm
-            // logic; the others do when they see the stack.
+        if self.runs_new_versions()? {
+            // `juju refresh` already happened without a pre-check: every unit (every pod, on
+            // Kubernetes) already runs the new charm, so its upgrade-charm has come and gone.
+            // Start now: the others run their upgrade-charm logic when they see the stack;
+            // this unit (the leader: Juju tells it nothing of its own write) does it here,
+            // on Kubernetes only when it is the highest unit (the first to go).
             self.info(
                 "The charm was refreshed before this pre-upgrade-check: starting the upgrade now",
             );
-            self.on_upgrade_charm()?;
+            if self.config.substrate == Substrate::Vm || self.late_turn()? {
+                self.on_upgrade_charm()?;
+            }
         }
         Ok(())
     }
@@ -641,7 +683,10 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
             return Ok(());
         }
         let stack = self.stack.clone().unwrap_or_default();
-        if stack.len() != self.peers()?.len() {
+        // The reference counts: exactly one unit (the highest) left the stack. Units added or
+        // removed since the pre-check break that count, so a pause after the first upgraded
+        // unit(s) is also recognised from the states.
+        if stack.len() != self.peers()?.len() && !self.paused_for_resume(&stack)? {
             self.fail_action("Upgrade can be resumed only once after juju refresh is called.");
             return Ok(());
         }
@@ -759,10 +804,14 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         Ok(())
     }
 
-    /// Leader: the stack follows the relation's members. A unit that departed leaves it; on
-    /// machines a unit that joined after the stack was built and still has to upgrade is
-    /// inserted just above the leader (so the leader still goes last). Written back when it
-    /// changes.
+    /// Leader: the stack follows the relation's members. A unit that departed leaves it. On
+    /// machines a unit that joined after the stack was built and got this round's
+    /// upgrade-charm (`ready`) goes just above the leader (so the leader still goes last).
+    /// Written back when it changes.
+    ///
+    /// Kubernetes keeps joiners out of the stack (a pod added before the refresh is recreated
+    /// by it, highest first; one added after already runs the new charm) and moves the
+    /// partition instead, while nothing has started: see [`Self::partition_follows_units`].
     fn reconcile_stack(&mut self) -> R<(), V> {
         let Some(mut stack) = self.stack.clone() else {
             return Ok(());
@@ -773,32 +822,31 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         let members = self.app_units()?;
         let is_member = |id: &u32| members.iter().any(|u| u.number() == *id);
         let gone = stack.iter().any(|id| !is_member(id));
-        // Only a unit that got this round's upgrade-charm (it is `ready`) and is not in the
-        // stack needs a turn; one that joined after the refresh already runs the new charm and
-        // marks itself upgraded.
+        let k8s = self.config.substrate == Substrate::K8s;
         let mut joiners = Vec::new();
-        if self.config.substrate == Substrate::Vm {
-            for unit in &members {
-                if !stack.contains(&unit.number())
-                    && *unit != *self.unit
-                    && self.raw_state(unit)?.as_deref() == Some("ready")
-                {
+        for unit in &members {
+            if !stack.contains(&unit.number()) && *unit != *self.unit {
+                let state = self.raw_state(unit)?;
+                if state.as_deref() == Some(if k8s { "idle" } else { "ready" }) {
                     joiners.push(unit.number());
                 }
             }
         }
         // Leadership is asked only when there is something to reconcile.
-        if (!gone && joiners.is_empty()) || !self.is_leader()? {
+        let k8s_departure = k8s && self.departed;
+        if (!gone && joiners.is_empty() && !k8s_departure) || !self.is_leader()? {
             return Ok(());
         }
         let before = stack.clone();
         stack.retain(|id| is_member(id));
-        for id in joiners {
-            let at = stack
-                .iter()
-                .position(|s| *s == self.unit.number())
-                .map_or(stack.len(), |p| p + 1);
-            stack.insert(at, id);
+        if !k8s {
+            for &id in &joiners {
+                let at = stack
+                    .iter()
+                    .position(|s| *s == self.unit.number())
+                    .map_or(stack.len(), |p| p + 1);
+                stack.insert(at, id);
+            }
         }
         if stack != before {
             self.fx.log(
@@ -810,7 +858,58 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
                 ),
             );
             self.app_set(STACK_KEY, format_stack(&stack))?;
-            self.stack = Some(stack);
+            self.stack = Some(stack.clone());
+        }
+        if k8s {
+            self.partition_follows_units(&members, &stack, !joiners.is_empty())?;
+        }
+        Ok(())
+    }
+
+    /// Kubernetes, leader, after units joined or departed. The first pod the refresh must
+    /// recreate is the highest unit, and only it (the rest waits for `resume-upgrade`):
+    /// - a unit departed before any remaining unit started in this round (the top of the
+    ///   stack may be gone, leaving the partition above every pod): the partition goes to
+    ///   the top of the stack;
+    /// - a unit joined while every unit is still idle (before the refresh; the new pod runs
+    ///   the old charm and has the highest ordinal): the partition goes to it, so the refresh
+    ///   recreates it alone and pauses, then `resume-upgrade` goes on with the stack. (Not
+    ///   during a rollback: the units are not all idle, and a pod added then already runs the
+    ///   charm being rolled back to.)
+    fn partition_follows_units(
+        &mut self,
+        members: &[UnitName],
+        stack: &[u32],
+        joined: bool,
+    ) -> R<(), V> {
+        let Some(&top) = stack.last() else {
+            return Ok(());
+        };
+        let mut all_idle = true;
+        for unit in members {
+            if self.started_this_round(unit)? {
+                return Ok(());
+            }
+            all_idle &= self.raw_state(unit)?.as_deref() == Some("idle");
+        }
+        let first = if joined {
+            if !all_idle {
+                return Ok(());
+            }
+            members.iter().map(UnitName::number).max().unwrap_or(top)
+        } else {
+            top
+        };
+        self.info(format!(
+            "The units changed before the first upgrade: the rolling update starts at unit {first}"
+        ));
+        if let Err(e) = self.set_partition(first)? {
+            self.fx.log(
+                LogLevel::Error,
+                format!(
+                    "Cannot set rolling update partition to {first}: {e}; fix access to the Kubernetes API (juju trust), then run pre-upgrade-check on the leader again"
+                ),
+            );
         }
         Ok(())
     }
@@ -861,12 +960,18 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
 
     /// A unit refreshed before the pre-upgrade check (its upgrade-charm found no stack) that
     /// now sees one: it does what its upgrade-charm would have done. True when it did.
+    ///
+    /// On Kubernetes the pods were recreated one at a time by the refresh, before any stack
+    /// existed; they take their turn from the top of the stack (highest ordinal first), so
+    /// the highest still checks the versions first and each unit reports in order.
     fn late_upgrade_charm(&mut self) -> R<bool, V> {
-        if self.config.substrate != Substrate::Vm
-            || self.own_state()?.as_deref() != Some("idle")
+        if self.own_state()?.as_deref() != Some("idle")
             || !self.stack_loaded()?
             || !self.runs_new_versions()?
         {
+            return Ok(false);
+        }
+        if self.config.substrate == Substrate::K8s && !self.late_turn()? {
             return Ok(false);
         }
         self.fx.log(
@@ -875,6 +980,13 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         );
         self.on_upgrade_charm()?;
         Ok(true)
+    }
+
+    /// Kubernetes: is it this unit's turn to run its late `upgrade-charm` (top of the stack,
+    /// nobody else upgrading)?
+    fn late_turn(&mut self) -> R<bool, V> {
+        let top = self.stack.as_ref().and_then(|s| s.last().copied());
+        Ok(top == Some(self.unit.number()) && !Self::any_upgrading(&self.other_unit_states()?))
     }
 
     /// Without exact logs: can this `relation-changed` provably change nothing? (Then the

@@ -305,8 +305,16 @@ fn dispatches_that_need_no_peer_data_read_none() {
         Some(Status::Waiting("other units upgrading first...".into()))
     );
 
-    // resume-upgrade reads the app bag only.
-    let mut w = world(0, true, &states, &[("upgrade-stack", "[0, 1]")]);
+    // resume-upgrade reads the app bag only when the reference's count holds (the highest
+    // unit left the stack); only otherwise does it look at the units' states.
+    let stack = format!(
+        "[{}]",
+        (0..99)
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut w = world(0, true, &states, &[("upgrade-stack", &stack)]);
     handle(
         &config(Substrate::K8s),
         &unit(0),
@@ -405,4 +413,167 @@ fn the_leader_says_where_the_upgrade_stands() {
     )
     .unwrap();
     assert_eq!(fx.app_status, None);
+}
+
+/// D18 (Kubernetes scaling): a unit departing before any remaining unit started moves the
+/// partition to the new top of the stack (the old top may be gone, leaving the partition
+/// above every pod); once a unit started, departures leave the partition alone.
+#[test]
+fn d18_kubernetes_departure_before_the_first_upgrade_moves_the_partition() {
+    let depart = |states: &[(u32, &str)], stack: &str| {
+        let mut w = world(0, true, states, &[("upgrade-stack", stack)]);
+        handle(
+            &config(Substrate::K8s),
+            &unit(0),
+            &UpgradeEvent::RelationDeparted,
+            &mut w,
+            &mut Hooks::default(),
+        )
+        .unwrap()
+    };
+    // Unit 3 (the top) left after the pre-check: the stack drops it, the rollout starts at 2.
+    let fx = depart(&[(0, "idle"), (1, "idle"), (2, "idle")], "[0, 1, 2, 3]");
+    assert_eq!(fx.app_data["upgrade-stack"], "[0, 1, 2]");
+    assert!(fx.calls.contains(&Call::SetPartition(2)), "{:?}", fx.calls);
+    // Unit 2 already upgraded: the rollout is under way, nothing to move.
+    let fx = depart(
+        &[(0, "idle"), (1, "idle"), (2, "completed")],
+        "[0, 1, 2, 3]",
+    );
+    assert!(
+        !fx.calls.iter().any(|c| matches!(c, Call::SetPartition(_))),
+        "{:?}",
+        fx.calls
+    );
+}
+
+/// D18: a pod added while every unit is idle (after the pre-check, before the refresh)
+/// runs the old charm and has the highest ordinal: the leader points the partition at it so
+/// the refresh recreates it alone; it stays out of the stack. During a rollback (not all
+/// idle) the partition is left alone.
+#[test]
+fn d18_kubernetes_joiner_before_the_refresh_goes_first_alone() {
+    let joined = |states: &[(u32, &str)]| {
+        let mut w = world(0, true, states, &[("upgrade-stack", "[0, 1, 2]")]);
+        handle(
+            &config(Substrate::K8s),
+            &unit(0),
+            &UpgradeEvent::RelationChanged,
+            &mut w,
+            &mut Hooks::default(),
+        )
+        .unwrap()
+    };
+    let fx = joined(&[(0, "idle"), (1, "idle"), (2, "idle"), (3, "idle")]);
+    assert!(fx.calls.contains(&Call::SetPartition(3)), "{:?}", fx.calls);
+    assert!(
+        !fx.app_data.contains_key("upgrade-stack"),
+        "{:?}",
+        fx.app_data
+    );
+    let fx = joined(&[(0, "recovery"), (1, "idle"), (2, "failed"), (3, "idle")]);
+    assert!(
+        !fx.calls.iter().any(|c| matches!(c, Call::SetPartition(_))),
+        "{:?}",
+        fx.calls
+    );
+}
+
+/// D18: resume-upgrade accepts a pause that the reference's count misses (units added or
+/// removed since the pre-check): some unit finished this round, nobody is upgrading, and
+/// the top of the stack has not started. A second resume once the top started is refused.
+#[test]
+fn d18_resume_upgrade_recognises_the_pause_after_scaling() {
+    let resume = |states: &[(u32, &str)], stack: &str| {
+        let mut w = world(0, true, states, &[("upgrade-stack", stack)]);
+        handle(
+            &config(Substrate::K8s),
+            &unit(0),
+            &UpgradeEvent::ResumeUpgrade,
+            &mut w,
+            &mut Hooks::default(),
+        )
+        .unwrap()
+    };
+    // 5 units; 4 (added before the refresh, never in the stack) and 3 upgraded; 3 popped.
+    let fx = resume(
+        &[
+            (0, "idle"),
+            (1, "idle"),
+            (2, "idle"),
+            (3, "completed"),
+            (4, "completed"),
+        ],
+        "[0, 1, 2]",
+    );
+    assert!(fx.calls.contains(&Call::SetPartition(2)), "{:?}", fx);
+    // The reference's count alone would refuse it (3 in the stack, 4 peers).
+    let fx = resume(
+        &[
+            (0, "idle"),
+            (1, "idle"),
+            (2, "upgrading"),
+            (3, "completed"),
+            (4, "completed"),
+        ],
+        "[0, 1, 2]",
+    );
+    assert_eq!(
+        fx.action_failure.as_deref(),
+        Some("Upgrade can be resumed only once after juju refresh is called.")
+    );
+    // Nobody upgraded yet (before the refresh): refused as in the reference.
+    let fx = resume(&[(0, "idle"), (1, "idle"), (2, "idle")], "[0, 1]");
+    assert!(fx.action_failure.is_some(), "{fx:?}");
+}
+
+/// D16 on Kubernetes: refreshed without a pre-check, every pod already runs the new charm.
+/// After the pre-check each idle unit runs its upgrade-charm logic when it is the top of
+/// the stack and nobody else is upgrading; the others wait.
+#[test]
+fn d16_kubernetes_late_upgrade_charm_goes_from_the_top() {
+    let stored = r#"{"app": {"dependencies": {}, "name": "app", "upgrade_supported": ">=1", "version": "1.0"}}"#;
+    let changed = |me: u32, states: &[(u32, &str)]| {
+        let mut w = world(
+            me,
+            false,
+            states,
+            &[("upgrade-stack", "[0, 1, 2]"), ("dependencies", stored)],
+        );
+        w.planned_units = Some(3);
+        handle(
+            &config(Substrate::K8s),
+            &unit(me),
+            &UpgradeEvent::RelationChanged,
+            &mut w,
+            &mut Hooks::default(),
+        )
+        .unwrap()
+    };
+    let all_idle = [(0, "idle"), (1, "idle"), (2, "idle")];
+    let fx = changed(2, &all_idle);
+    assert_eq!(fx.unit_data["state"], "upgrading");
+    assert_eq!(
+        fx.status,
+        Some(Status::Maintenance("upgrading unit".into()))
+    );
+    let fx = changed(1, &all_idle);
+    assert!(!fx.unit_data.contains_key("state"), "{fx:?}");
+    // 2 popped, 1 on top, but 0 is (wrongly) upgrading: 1 waits its turn.
+    let mut w = world(
+        1,
+        false,
+        &[(0, "upgrading"), (1, "idle"), (2, "completed")],
+        &[("upgrade-stack", "[0, 1]"), ("dependencies", stored)],
+    );
+    w.planned_units = Some(3);
+    let fx = handle(
+        &config(Substrate::K8s),
+        &unit(1),
+        &UpgradeEvent::RelationChanged,
+        &mut w,
+        &mut Hooks::default(),
+    )
+    .unwrap();
+    assert!(!fx.unit_data.contains_key("state"), "{fx:?}");
 }

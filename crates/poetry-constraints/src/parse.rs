@@ -433,29 +433,32 @@ fn basic(atom: &str) -> Result<Option<Set>, AtomError> {
             at_dollar(tail).then_some(false)
         };
         let matched = match version_pattern(body) {
-            Ok((tail, _)) => tail_ok(tail).map(|w| (&body[..body.len() - tail.len()], w)),
+            Ok((tail, raw)) => {
+                tail_ok(tail).map(|w| (&body[..body.len() - tail.len()], w, Some(raw)))
+            }
             Err(_) => None,
         };
         let matched = matched.or_else(|| {
             let is_dev = body.len() >= 3 && body.as_bytes()[..3].eq_ignore_ascii_case(b"dev");
             if is_dev {
-                tail_ok(&body[3..]).map(|w| (&body[..3], w))
+                tail_ok(&body[3..]).map(|w| (&body[..3], w, None))
             } else {
                 None
             }
         });
-        let Some((text, wildcard)) = matched else {
+        let Some((text, wildcard, raw)) = matched else {
             continue;
         };
-        let version = if text == "dev" {
-            build("0.0-dev", at)?
-        } else if text.eq_ignore_ascii_case("dev") {
-            return Err(atom_err(
-                at,
-                format!("expected \"dev\" in lowercase, found {text:?}"),
-            ));
-        } else {
-            build(text, at)?
+        // The grammar's match is the version (no second parse of the same text).
+        let version = match raw {
+            Some(raw) => build_raw(&raw, text, at)?,
+            None if text == "dev" => build("0.0-dev", at)?,
+            None => {
+                return Err(atom_err(
+                    at,
+                    format!("expected \"dev\" in lowercase, found {text:?}"),
+                ))
+            }
         };
         if wildcard && !matches!(op, "<" | "<=" | ">" | ">=") {
             let set = x_constraint(&version, op == "!=").map_err(|b| atom_err(0, b.0))?;

@@ -3,7 +3,7 @@
 //! verdict and normalised text alike. Set `POETRY_CORPUS=<file.jsonl>` to check another
 //! corpus (any seed) as well.
 
-use poetry_constraints::{verdict, Constraint};
+use poetry_constraints::{verdict, Checker, Constraint};
 
 #[derive(serde::Deserialize)]
 struct Row {
@@ -17,11 +17,22 @@ fn check(path: &str) -> usize {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut failures = Vec::new();
     let mut n = 0;
+    let mut checker = Checker::with_limit(1000);
     for (i, line) in text.lines().enumerate() {
         let row: Row =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("{path}:{}: {e}", i + 1));
         n += 1;
         let got = verdict(&row.c, &row.v);
+        // The memoising checker (a small limit, so that it also starts afresh often).
+        let remembered = checker.verdict(&row.c, &row.v);
+        if remembered != got {
+            failures.push(format!(
+                "line {}: ({:?}, {:?}) Checker says {remembered}, verdict says {got}",
+                i + 1,
+                row.c,
+                row.v
+            ));
+        }
         if got.as_str() != row.r {
             failures.push(format!(
                 "line {}: ({:?}, {:?}) poetry-core says {}, we say {}",

@@ -13,7 +13,7 @@ use std::io::{self, BufRead, BufWriter, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use poetry_constraints::{verdict, Constraint, Version};
+use poetry_constraints::{Checker, Constraint, Version};
 
 mod pack;
 
@@ -162,9 +162,11 @@ fn single(constraint: &str, version: &str) -> ExitCode {
 }
 
 /// One verdict per input line. A field that is not UTF-8 is invalid, like any other text
-/// poetry-core could not have been given.
+/// poetry-core could not have been given. Each distinct constraint and version is parsed
+/// once (a batch usually repeats its constraints).
 fn batch(input: impl BufRead, output: impl Write) -> io::Result<()> {
     let mut out = BufWriter::new(output);
+    let mut checker = Checker::new();
     for line in input.split(b'\n') {
         let mut line = line?;
         if line.last() == Some(&b'\r') {
@@ -183,7 +185,7 @@ fn batch(input: impl BufRead, output: impl Write) -> io::Result<()> {
                     "invalid-constraint"
                 }
             }
-            (Ok(c), Ok(v)) => verdict(c, v).as_str(),
+            (Ok(c), Ok(v)) => checker.verdict(c, v).as_str(),
         };
         out.write_all(word.as_bytes())?;
         out.write_all(b"\n")?;

@@ -324,11 +324,12 @@ impl Set {
         matches!(self, Set::Range(r) if r.is_any())
     }
 
-    fn flatten(&self) -> Vec<Set> {
+    /// The pieces of the set, borrowed (poetry-core's `flatten`, without copying).
+    fn pieces(&self) -> &[Set] {
         match self {
-            Set::Empty => Vec::new(),
-            Set::Union(rs) => rs.clone(),
-            other => vec![other.clone()],
+            Set::Empty => &[],
+            Set::Union(rs) => rs,
+            other => std::slice::from_ref(other),
         }
     }
 
@@ -394,7 +395,7 @@ impl Set {
                 }
             }
             Set::Union(ours) => {
-                let theirs = other.flatten();
+                let theirs = other.pieces();
                 let (mut i, mut j) = (0, 0);
                 while i < ours.len() && j < theirs.len() {
                     if ours[i].allows_all(&theirs[j]) {
@@ -433,7 +434,7 @@ impl Set {
                 }
             }
             Set::Union(ours) => {
-                let theirs = other.flatten();
+                let theirs = other.pieces();
                 let (mut i, mut j) = (0, 0);
                 while i < ours.len() && j < theirs.len() {
                     if ours[i].allows_any(&theirs[j])? {
@@ -519,7 +520,7 @@ impl Set {
                 }
             }
             Set::Union(ours) => {
-                let theirs = other.flatten();
+                let theirs = other.pieces();
                 let mut new = Vec::new();
                 let (mut i, mut j) = (0, 0);
                 while i < ours.len() && j < theirs.len() {
@@ -772,15 +773,15 @@ fn range_difference(r: &Range, this: &Set, other: &Set) -> R<Set> {
 
 /// `VersionUnion.difference`: walk both sorted piece lists.
 fn union_difference(ours: &[Set], other: &Set) -> R<Set> {
-    let theirs = other.flatten();
+    let theirs = other.pieces();
     let mut new: Vec<Set> = Vec::new();
     let mut our_iter = ours.iter().cloned();
-    let mut their_iter = theirs.into_iter();
+    let mut their_iter = theirs.iter();
     let mut current = our_iter.next().expect("a union has pieces");
     let mut their = their_iter.next();
 
     // Python's two helper closures return false when the walk is over: `break 'walk`.
-    'walk: while let Some(th) = their.clone() {
+    'walk: while let Some(th) = their {
         if th.is_strictly_lower(&current) {
             their = their_iter.next();
             if their.is_none() {

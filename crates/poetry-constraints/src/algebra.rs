@@ -799,7 +799,7 @@ fn union_difference(ours: &[Set], other: &Set) -> R<Set> {
             }
             continue;
         }
-        let difference = current.difference(&th)?;
+        let difference = current.difference(th)?;
         match difference {
             Set::Union(parts) => {
                 if parts.len() != 2 {
@@ -822,7 +822,7 @@ fn union_difference(ours: &[Set], other: &Set) -> R<Set> {
                 None => break 'walk,
             },
             d => {
-                if d.allows_higher(&th) {
+                if d.allows_higher(th) {
                     current = d;
                     their = their_iter.next();
                     if their.is_none() {

@@ -194,14 +194,20 @@ fn rollback_after_the_leader_failed_brings_every_unit_back() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(8);
     for seed in 1..=seeds {
-        let (_sim, r) = rollback(cfg(5, seed, vec![Fault::FailUpgrade(0)])).unwrap();
-        assert_clean(&r);
-        assert!(
-            r.units
-                .iter()
-                .all(|u| u.state == "idle" && u.workload == "1.0.0"),
-            "seed {seed}"
-        );
+        // Machines: the leader goes last. Kubernetes: the leader is unit 0, the last pod.
+        for config in [
+            cfg(5, seed, vec![Fault::FailUpgrade(0)]),
+            k8s(4, seed, vec![Fault::FailUpgrade(0)]),
+        ] {
+            let (_sim, r) = rollback(config).unwrap();
+            assert_clean(&r);
+            assert!(
+                r.units
+                    .iter()
+                    .all(|u| u.state == "idle" && u.workload == "1.0.0"),
+                "seed {seed}"
+            );
+        }
     }
 }
 

@@ -52,6 +52,15 @@ fn cfg(units: usize, seed: u64, faults: Vec<Fault>) -> SimConfig {
     }
 }
 
+/// Seeds per sweep: `default` in the normal run, `JUJU_SIM_SWEEP` when set (200 for the
+/// long sweeps DEVIATIONS.md reports).
+fn sweep(default: u64) -> u64 {
+    std::env::var("JUJU_SIM_SWEEP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn assert_clean(r: &Report) {
     assert!(
         r.violations.is_empty(),
@@ -189,10 +198,7 @@ fn rollback_after_a_failed_unit_brings_every_unit_back() {
 /// workload (or stuck); the round marker (DEVIATIONS.md D14) makes every unit roll back.
 #[test]
 fn rollback_after_the_leader_failed_brings_every_unit_back() {
-    let seeds: u64 = std::env::var("JUJU_SIM_SWEEP")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(8);
+    let seeds = sweep(8);
     for seed in 1..=seeds {
         // Machines: the leader goes last. Kubernetes: the leader is unit 0, the last pod.
         for config in [
@@ -293,29 +299,52 @@ fn kubernetes_faults_end_where_documented() {
 
 /// Issue 7, case 3: `juju refresh` without `pre-upgrade-check`. The reference only logs;
 /// here the leader blocks the application with the next step, and running it lets the
-/// upgrade proceed to the end.
+/// upgrade proceed to the end. On Kubernetes the partition was 0 and the refresh recreated
+/// every pod: after the pre-check the units take their turns from the top of the stack
+/// (highest first, so the highest still checks the versions) with nothing to resume.
 #[test]
 fn a_refresh_without_pre_check_is_blocked_then_proceeds() {
-    let seeds: u64 = std::env::var("JUJU_SIM_SWEEP")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(6);
+    let seeds = sweep(4);
     for seed in 1..=seeds {
-        let (_sim, r) = upgrade(cfg(5, seed, vec![Fault::NoPreCheck])).unwrap();
-        assert_clean(&r);
-        assert!(
-            r.notes
-                .iter()
-                .any(|n| n.starts_with("application blocked: Refreshed without pre-upgrade-check")),
-            "{:?}",
-            r.notes
-        );
-        assert_eq!(
-            r.order.last().unwrap(),
-            "upgrade-reference/0",
-            "leader last"
-        );
-        assert_eq!(r.app_status, "active");
+        for config in [
+            cfg(5, seed, vec![Fault::NoPreCheck]),
+            k8s(4, seed, vec![Fault::NoPreCheck]),
+        ] {
+            let on_k8s = config.substrate == Substrate::K8s;
+            let (_sim, r) = upgrade(config).unwrap();
+            assert_clean(&r);
+            assert!(
+                r.notes
+                    .iter()
+                    .any(|n| n
+                        .starts_with("application blocked: Refreshed without pre-upgrade-check")),
+                "{:?}",
+                r.notes
+            );
+            assert_eq!(r.app_status, "active");
+            let order: Vec<&str> = r.order.iter().map(String::as_str).collect();
+            if on_k8s {
+                assert!(
+                    r.notes
+                        .iter()
+                        .any(|n| n.starts_with("finished without resume-upgrade")),
+                    "{:?}",
+                    r.notes
+                );
+                assert_eq!(
+                    order,
+                    [
+                        "upgrade-reference/3",
+                        "upgrade-reference/2",
+                        "upgrade-reference/1",
+                        "upgrade-reference/0"
+                    ],
+                    "the units report from the top of the stack down"
+                );
+            } else {
+                assert_eq!(order.last(), Some(&"upgrade-reference/0"), "leader last");
+            }
+        }
     }
 }
 
@@ -326,10 +355,7 @@ fn a_refresh_without_pre_check_is_blocked_then_proceeds() {
 #[test]
 fn scaling_in_every_phase_never_stalls_on_machines() {
     use juju_sim::sim::Phase;
-    let seeds: u64 = std::env::var("JUJU_SIM_SWEEP")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2);
+    let seeds = sweep(2);
     for seed in 1..=seeds {
         for fault in [
             Fault::AddUnit(Phase::AfterPreCheck),
@@ -358,48 +384,6 @@ fn scaling_in_every_phase_never_stalls_on_machines() {
     }
 }
 
-/// Issue 7, case 3 on Kubernetes: without a pre-check the partition is 0 and the refresh
-/// recreates every pod. The leader blocks the application with the next step; after the
-/// pre-check the units take their turns from the top of the stack (highest first, so the
-/// highest still checks the versions) with nothing to resume.
-#[test]
-fn a_refresh_without_pre_check_is_blocked_then_proceeds_on_kubernetes() {
-    let seeds: u64 = std::env::var("JUJU_SIM_SWEEP")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4);
-    for seed in 1..=seeds {
-        let (_sim, r) = upgrade(k8s(4, seed, vec![Fault::NoPreCheck])).unwrap();
-        assert_clean(&r);
-        assert!(
-            r.notes
-                .iter()
-                .any(|n| n.starts_with("application blocked: Refreshed without pre-upgrade-check")),
-            "{:?}",
-            r.notes
-        );
-        assert!(
-            r.notes
-                .iter()
-                .any(|n| n.starts_with("finished without resume-upgrade")),
-            "{:?}",
-            r.notes
-        );
-        let order: Vec<&str> = r.order.iter().map(String::as_str).collect();
-        assert_eq!(
-            order,
-            [
-                "upgrade-reference/3",
-                "upgrade-reference/2",
-                "upgrade-reference/1",
-                "upgrade-reference/0"
-            ],
-            "the units report from the top of the stack down"
-        );
-        assert_eq!(r.app_status, "active");
-    }
-}
-
 /// Issue 7, case 2 on Kubernetes: a StatefulSet scales by ordinal (new pods get the next
 /// one, `remove-unit` takes the highest). Added before the refresh, the new pod is
 /// recreated first and alone (the leader moves the partition to it), then resume-upgrade
@@ -408,10 +392,7 @@ fn a_refresh_without_pre_check_is_blocked_then_proceeds_on_kubernetes() {
 #[test]
 fn scaling_in_every_phase_never_stalls_on_kubernetes() {
     use juju_sim::sim::Phase;
-    let seeds: u64 = std::env::var("JUJU_SIM_SWEEP")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2);
+    let seeds = sweep(2);
     for seed in 1..=seeds {
         for fault in [
             Fault::AddUnit(Phase::AfterPreCheck),

@@ -415,21 +415,30 @@ fn the_leader_says_where_the_upgrade_stands() {
     assert_eq!(fx.app_status, None);
 }
 
+/// What the Kubernetes leader (unit 0) does on `event`, given the units' states and the stack.
+fn k8s_leader_on(
+    event: UpgradeEvent,
+    states: &[(u32, &str)],
+    stack: &str,
+) -> upgrade_coordinator::Effects {
+    let mut w = world(0, true, states, &[("upgrade-stack", stack)]);
+    handle(
+        &config(Substrate::K8s),
+        &unit(0),
+        &event,
+        &mut w,
+        &mut Hooks::default(),
+    )
+    .unwrap()
+}
+
 /// D18 (Kubernetes scaling): a unit departing before any remaining unit started moves the
 /// partition to the new top of the stack (the old top may be gone, leaving the partition
 /// above every pod); once a unit started, departures leave the partition alone.
 #[test]
 fn d18_kubernetes_departure_before_the_first_upgrade_moves_the_partition() {
     let depart = |states: &[(u32, &str)], stack: &str| {
-        let mut w = world(0, true, states, &[("upgrade-stack", stack)]);
-        handle(
-            &config(Substrate::K8s),
-            &unit(0),
-            &UpgradeEvent::RelationDeparted,
-            &mut w,
-            &mut Hooks::default(),
-        )
-        .unwrap()
+        k8s_leader_on(UpgradeEvent::RelationDeparted, states, stack)
     };
     // Unit 3 (the top) left after the pre-check: the stack drops it, the rollout starts at 2.
     let fx = depart(&[(0, "idle"), (1, "idle"), (2, "idle")], "[0, 1, 2, 3]");
@@ -453,17 +462,8 @@ fn d18_kubernetes_departure_before_the_first_upgrade_moves_the_partition() {
 /// idle) the partition is left alone.
 #[test]
 fn d18_kubernetes_joiner_before_the_refresh_goes_first_alone() {
-    let joined = |states: &[(u32, &str)]| {
-        let mut w = world(0, true, states, &[("upgrade-stack", "[0, 1, 2]")]);
-        handle(
-            &config(Substrate::K8s),
-            &unit(0),
-            &UpgradeEvent::RelationChanged,
-            &mut w,
-            &mut Hooks::default(),
-        )
-        .unwrap()
-    };
+    let joined =
+        |states: &[(u32, &str)]| k8s_leader_on(UpgradeEvent::RelationChanged, states, "[0, 1, 2]");
     let fx = joined(&[(0, "idle"), (1, "idle"), (2, "idle"), (3, "idle")]);
     assert!(fx.calls.contains(&Call::SetPartition(3)), "{:?}", fx.calls);
     assert!(
@@ -485,15 +485,7 @@ fn d18_kubernetes_joiner_before_the_refresh_goes_first_alone() {
 #[test]
 fn d18_resume_upgrade_recognises_the_pause_after_scaling() {
     let resume = |states: &[(u32, &str)], stack: &str| {
-        let mut w = world(0, true, states, &[("upgrade-stack", stack)]);
-        handle(
-            &config(Substrate::K8s),
-            &unit(0),
-            &UpgradeEvent::ResumeUpgrade,
-            &mut w,
-            &mut Hooks::default(),
-        )
-        .unwrap()
+        k8s_leader_on(UpgradeEvent::ResumeUpgrade, states, stack)
     };
     // 5 units; 4 (added before the refresh, never in the stack) and 3 upgraded; 3 popped.
     let fx = resume(

@@ -247,10 +247,10 @@ pub fn upgrade(cfg: SimConfig) -> Result<(Sim, Report)> {
 
 /// Has the upgrade run to its end (no stack left, every unit idle)?
 fn finished(sim: &Sim) -> bool {
-    let no_stack = sim
-        .app_bag()
-        .get("upgrade-stack")
-        .is_none_or(|s| s.trim() == "[]");
+    let no_stack = match sim.app_bag().get("upgrade-stack") {
+        None => true,
+        Some(s) => s.trim() == "[]",
+    };
     no_stack && sim.unit_states().iter().all(|s| s == "idle")
 }
 

@@ -10,6 +10,7 @@
 //! Atoms are parsed with `nom` (see [`crate::version`]) and tried in poetry-core's order:
 //! any (`*`, `x`, `v*.*`), `~`, `~=`, `^`, x-ranges (`==1.2.*`), basic comparisons.
 
+use smallvec::SmallVec;
 use std::sync::Arc;
 
 use crate::algebra::{union_of, Broken, Range, Set};
@@ -121,8 +122,8 @@ pub(crate) fn parse_constraint(input: &str, detailed: bool) -> Result<Set, Parse
 }
 
 /// `re.split(r"\s*\|\|?\s*", s)`, with the separator that ended each piece.
-fn split_or(s: &str) -> Vec<(&str, Option<&str>)> {
-    let mut out = Vec::new();
+fn split_or(s: &str) -> SmallVec<[(&str, Option<&str>); 4]> {
+    let mut out = SmallVec::new();
     let mut start = 0;
     let mut search = 0;
     while let Some(rel) = s[search..].find('|') {
@@ -153,7 +154,7 @@ fn at_dollar(rest: &str) -> bool {
 ///
 /// Every character the pattern looks at is ASCII, and a UTF-8 continuation byte is never
 /// ASCII, so matching on bytes gives the same split as Python does on code points.
-fn split_and(piece: &str) -> Vec<&str> {
+fn split_and(piece: &str) -> SmallVec<[&str; 4]> {
     let b = piece.as_bytes();
     let n = b.len();
     let at = |i: usize| b.get(i).copied();
@@ -192,7 +193,7 @@ fn split_and(piece: &str) -> Vec<&str> {
         None
     };
 
-    let mut out = Vec::new();
+    let mut out = SmallVec::new();
     let mut start = 0;
     let mut from = 0;
     while let Some((p, q)) = find(from) {
@@ -577,7 +578,7 @@ mod tests {
             ("1.0\n 2.0", vec!["1.0\n", "2.0"]),
             ("a b c", vec!["a", "b", "c"]),
         ] {
-            assert_eq!(split_and(s), want, "{s:?}");
+            assert_eq!(split_and(s).as_slice(), want, "{s:?}");
         }
     }
 }

@@ -23,6 +23,10 @@ pub const DEPENDENCIES_KEY: &str = "dependencies";
 /// rollback's); a unit records the round when it becomes ready, upgrading or completed, so
 /// that a `completed` left over from an earlier round is never taken for this round's.
 pub const ROUND_KEY: &str = "upgrade-round";
+/// Application databag key (ours; Kubernetes): the round in which `resume-upgrade` last set
+/// the partition. From then on the leader no longer points the partition at a unit that
+/// joined, which would take back what the operator asked for.
+pub const RESUMED_KEY: &str = "upgrade-resumed";
 
 /// Unit status while waiting for the turn (machines).
 pub const WAITING_MESSAGE: &str = "other units upgrading first...";
@@ -697,6 +701,8 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
                     "message".into(),
                     format!("Upgrade will resume on unit {next}"),
                 );
+                let round = self.current_round()?.unwrap_or(0);
+                self.app_set(RESUMED_KEY, round.to_string())?;
             }
             Err(_) => self.fail_action("Cannot set rolling update partition."),
         }
@@ -893,7 +899,9 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
             all_idle &= self.raw_state(unit)?.as_deref() == Some("idle");
         }
         let first = if joined {
-            if !all_idle {
+            let round = self.current_round()?.unwrap_or(0).to_string();
+            let resumed = self.app()?.get(RESUMED_KEY) == Some(&round);
+            if !all_idle || resumed {
                 return Ok(());
             }
             members.iter().map(UnitName::number).max().unwrap_or(top)

@@ -50,9 +50,10 @@ fn run(s: &Scenario) -> Outcome {
         StringMap::new()
     };
     app_data.extend(fx.app_data.clone());
-    // Our extra key (DEVIATIONS.md D14); the reference's keys must match exactly.
+    // Our extra keys (DEVIATIONS.md D14, D18); the reference's keys must match exactly.
     unit_data.remove(upgrade_coordinator::ROUND_KEY);
     app_data.remove(upgrade_coordinator::ROUND_KEY);
+    app_data.remove(upgrade_coordinator::RESUMED_KEY);
     Outcome {
         fx,
         unit_data,

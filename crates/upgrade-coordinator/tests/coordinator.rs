@@ -56,6 +56,13 @@ impl UpgradeHooks for Hooks {
         self.grant.clone().unwrap_or(Ok(GrantOutcome::InProgress))
     }
     fn log_rollback_instructions(&mut self, _: &mut UpgradeContext<'_>) {}
+    fn set_rolling_update_partition(
+        &mut self,
+        _: &mut UpgradeContext<'_>,
+        _partition: u32,
+    ) -> Result<(), upgrade_coordinator::KubernetesClientError> {
+        Ok(())
+    }
 }
 
 #[test]
@@ -477,6 +484,49 @@ fn d18_kubernetes_joiner_before_the_refresh_goes_first_alone() {
         "{:?}",
         fx.calls
     );
+    // Once the operator resumed in this round (e.g. the joiner already ran the refreshed
+    // charm, so pointing the partition at it recreated nothing), the leader leaves the
+    // partition where resume-upgrade put it.
+    let all_idle = [(0, "idle"), (1, "idle"), (2, "idle"), (3, "idle")];
+    let mut w = world(
+        0,
+        true,
+        &all_idle,
+        &[("upgrade-stack", "[0, 1, 2]"), ("upgrade-round", "4")],
+    );
+    let fx = handle(
+        &config(Substrate::K8s),
+        &unit(0),
+        &UpgradeEvent::ResumeUpgrade,
+        &mut w,
+        &mut Hooks::default(),
+    )
+    .unwrap();
+    assert!(fx.calls.contains(&Call::SetPartition(2)), "{fx:?}");
+    assert_eq!(fx.app_data["upgrade-resumed"], "4");
+    let mut w = world(
+        0,
+        true,
+        &all_idle,
+        &[
+            ("upgrade-stack", "[0, 1, 2]"),
+            ("upgrade-round", "4"),
+            ("upgrade-resumed", "4"),
+        ],
+    );
+    let fx = handle(
+        &config(Substrate::K8s),
+        &unit(0),
+        &UpgradeEvent::RelationChanged,
+        &mut w,
+        &mut Hooks::default(),
+    )
+    .unwrap();
+    assert!(
+        !fx.calls.iter().any(|c| matches!(c, Call::SetPartition(_))),
+        "{:?}",
+        fx.calls
+    );
 }
 
 /// D18: resume-upgrade accepts a pause that the reference's count misses (units added or
@@ -514,9 +564,12 @@ fn d18_resume_upgrade_recognises_the_pause_after_scaling() {
         fx.action_failure.as_deref(),
         Some("Upgrade can be resumed only once after juju refresh is called.")
     );
-    // Nobody upgraded yet (before the refresh): refused as in the reference.
-    let fx = resume(&[(0, "idle"), (1, "idle"), (2, "idle")], "[0, 1]");
-    assert!(fx.action_failure.is_some(), "{fx:?}");
+    // Nobody upgraded yet (the whole stack is there): refused as in the reference.
+    let fx = resume(&[(0, "idle"), (1, "idle"), (2, "idle")], "[0, 1, 2]");
+    assert_eq!(
+        fx.action_failure.as_deref(),
+        Some("Upgrade can be resumed only once after juju refresh is called.")
+    );
 }
 
 /// D16 on Kubernetes: refreshed without a pre-check, every pod already runs the new charm.

@@ -200,10 +200,7 @@ fn observe(s: &Scenario, calls: &[RecordedCall]) -> Observed {
             _ => {}
         }
     }
-    // Our extra keys (DEVIATIONS.md D14, D18); the reference's keys must match exactly.
-    o.unit_data.remove(upgrade_coordinator::ROUND_KEY);
-    o.app_data.remove(upgrade_coordinator::ROUND_KEY);
-    o.app_data.remove(upgrade_coordinator::RESUMED_KEY);
+    upgrade_coordinator::testing::drop_our_keys(&mut o.unit_data, &mut o.app_data);
     o
 }
 
@@ -211,12 +208,7 @@ fn observe(s: &Scenario, calls: &[RecordedCall]) -> Observed {
 fn recorded_scenarios_match_the_reference_through_the_binary() {
     let dir =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/upgrade-coordinator/tests/scenarios");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
+    let files = upgrade_coordinator::testing::scenario_files(&dir);
     let mut failures = Vec::new();
     let mut ran = 0;
     for path in &files {

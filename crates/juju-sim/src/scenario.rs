@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use crate::sim::{Fault, Report, Revision, Sim, SimConfig};
+use crate::sim::{Fault, Phase, Report, Revision, Sim, SimConfig};
 
 /// The deployed revision: workload 1.0.0.
 pub fn old_revision() -> Revision {
@@ -151,7 +151,7 @@ pub fn upgrade(cfg: SimConfig) -> Result<(Sim, Report)> {
         }
     }
 
-    let scaled = sim.scale(crate::sim::Phase::AfterPreCheck)?;
+    let scaled = sim.scale(Phase::AfterPreCheck)?;
     if !scaled.is_empty() {
         notes.extend(scaled);
         let n = sim.settle(budget(units))?;
@@ -159,16 +159,10 @@ pub fn upgrade(cfg: SimConfig) -> Result<(Sim, Report)> {
     }
     sim.arm_faults(&target)?;
     sim.refresh(&target)?;
-    let mid = sim.config().faults.iter().find_map(|f| match f {
-        Fault::AddUnit(crate::sim::Phase::MidUpgrade(k))
-        | Fault::RemoveUnit(_, crate::sim::Phase::MidUpgrade(k)) => Some(*k),
+    scale_midway(&mut sim, &mut notes, "upgrade", |p| match p {
+        Phase::MidUpgrade(k) => Some(k),
         _ => None,
-    });
-    if let Some(k) = mid {
-        let ran = sim.run_steps(k)?;
-        notes.push(format!("{ran} hooks into the upgrade:"));
-        notes.extend(sim.scale(crate::sim::Phase::MidUpgrade(k))?);
-    }
+    })?;
     let n = sim.settle(budget(units))?;
     notes.push(format!(
         "refreshed to revision {} and settled in {n} hooks",
@@ -245,6 +239,26 @@ pub fn upgrade(cfg: SimConfig) -> Result<(Sim, Report)> {
     Ok((sim, report))
 }
 
+/// The scaling fault set `k` hooks into the `during` phase (`hooks_into` picks `k` out of
+/// that phase): run those hooks, then add or remove the unit.
+fn scale_midway(
+    sim: &mut Sim,
+    notes: &mut Vec<String>,
+    during: &str,
+    hooks_into: fn(Phase) -> Option<usize>,
+) -> Result<()> {
+    let phase = sim.config().faults.iter().find_map(|f| match f {
+        Fault::AddUnit(p) | Fault::RemoveUnit(_, p) => hooks_into(*p).map(|_| *p),
+        _ => None,
+    });
+    if let Some(p) = phase {
+        let ran = sim.run_steps(hooks_into(p).unwrap_or(0))?;
+        notes.push(format!("{ran} hooks into the {during}:"));
+        notes.extend(sim.scale(p)?);
+    }
+    Ok(())
+}
+
 /// Has the upgrade run to its end (no stack left, every unit idle)?
 fn finished(sim: &Sim) -> bool {
     let no_stack = match sim.app_bag().get("upgrade-stack") {
@@ -286,16 +300,10 @@ pub fn rollback(mut cfg: SimConfig) -> Result<(Sim, Report)> {
     sim.clear_injected_workload_faults()?;
     let old = old_revision();
     sim.refresh(&old)?;
-    let mid = sim.config().faults.iter().find_map(|f| match f {
-        Fault::AddUnit(crate::sim::Phase::MidRollback(k))
-        | Fault::RemoveUnit(_, crate::sim::Phase::MidRollback(k)) => Some(*k),
+    scale_midway(&mut sim, &mut notes, "rollback", |p| match p {
+        Phase::MidRollback(k) => Some(k),
         _ => None,
-    });
-    if let Some(k) = mid {
-        let ran = sim.run_steps(k)?;
-        notes.push(format!("{ran} hooks into the rollback:"));
-        notes.extend(sim.scale(crate::sim::Phase::MidRollback(k))?);
-    }
+    })?;
     let n = sim.settle(budget(units))?;
     notes.push(format!(
         "refreshed back to revision {} and settled in {n} hooks",

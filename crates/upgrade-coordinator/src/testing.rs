@@ -5,6 +5,7 @@
 #![allow(missing_docs)]
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use juju_hooks::StringMap;
 use serde::Deserialize;
@@ -175,6 +176,25 @@ pub const DEVIATIONS: &[(&str, &str)] = &[
 /// The DEVIATIONS.md entry of a scenario, if it is one.
 pub fn deviation_of(name: &str) -> Option<&'static str> {
     DEVIATIONS.iter().find(|(n, _)| *n == name).map(|(_, d)| *d)
+}
+
+/// The recorded scenario files in `dir`, sorted.
+pub fn scenario_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Removes the keys only this coordinator writes (DEVIATIONS.md D14 `upgrade-round`, D18
+/// `upgrade-resumed`): the reference's keys must match exactly, ours are extra.
+pub fn drop_our_keys(unit_data: &mut StringMap, app_data: &mut StringMap) {
+    unit_data.remove(crate::ROUND_KEY);
+    app_data.remove(crate::ROUND_KEY);
+    app_data.remove(crate::RESUMED_KEY);
 }
 
 /// What a run under test did, in the terms the recordings use.

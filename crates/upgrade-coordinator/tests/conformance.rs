@@ -50,10 +50,7 @@ fn run(s: &Scenario) -> Outcome {
         StringMap::new()
     };
     app_data.extend(fx.app_data.clone());
-    // Our extra keys (DEVIATIONS.md D14, D18); the reference's keys must match exactly.
-    unit_data.remove(upgrade_coordinator::ROUND_KEY);
-    app_data.remove(upgrade_coordinator::ROUND_KEY);
-    app_data.remove(upgrade_coordinator::RESUMED_KEY);
+    upgrade_coordinator::testing::drop_our_keys(&mut unit_data, &mut app_data);
     Outcome {
         fx,
         unit_data,
@@ -165,12 +162,7 @@ fn check_deviation(s: &Scenario, r: &Reference, o: &Outcome) -> Option<Result<()
 #[test]
 fn every_recorded_scenario_matches_the_reference() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
+    let files = upgrade_coordinator::testing::scenario_files(&dir);
     assert!(files.len() >= 120, "only {} scenarios", files.len());
     let mut failures = Vec::new();
     let (mut exact, mut deviations) = (0, 0);

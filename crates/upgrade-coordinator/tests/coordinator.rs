@@ -422,13 +422,14 @@ fn the_leader_says_where_the_upgrade_stands() {
     assert_eq!(fx.app_status, None);
 }
 
-/// What the Kubernetes leader (unit 0) does on `event`, given the units' states and the stack.
+/// What the Kubernetes leader (unit 0) does on `event`, given the units' states and the
+/// application bag.
 fn k8s_leader_on(
     event: UpgradeEvent,
     states: &[(u32, &str)],
-    stack: &str,
+    app: &[(&str, &str)],
 ) -> upgrade_coordinator::Effects {
-    let mut w = world(0, true, states, &[("upgrade-stack", stack)]);
+    let mut w = world(0, true, states, app);
     handle(
         &config(Substrate::K8s),
         &unit(0),
@@ -439,13 +440,22 @@ fn k8s_leader_on(
     .unwrap()
 }
 
+/// Did the dispatch patch the rolling-update partition at all?
+fn patched_partition(fx: &upgrade_coordinator::Effects) -> bool {
+    fx.calls.iter().any(|c| matches!(c, Call::SetPartition(_)))
+}
+
 /// D18 (Kubernetes scaling): a unit departing before any remaining unit started moves the
 /// partition to the new top of the stack (the old top may be gone, leaving the partition
 /// above every pod); once a unit started, departures leave the partition alone.
 #[test]
 fn d18_kubernetes_departure_before_the_first_upgrade_moves_the_partition() {
     let depart = |states: &[(u32, &str)], stack: &str| {
-        k8s_leader_on(UpgradeEvent::RelationDeparted, states, stack)
+        k8s_leader_on(
+            UpgradeEvent::RelationDeparted,
+            states,
+            &[("upgrade-stack", stack)],
+        )
     };
     // Unit 3 (the top) left after the pre-check: the stack drops it, the rollout starts at 2.
     let fx = depart(&[(0, "idle"), (1, "idle"), (2, "idle")], "[0, 1, 2, 3]");
@@ -456,11 +466,7 @@ fn d18_kubernetes_departure_before_the_first_upgrade_moves_the_partition() {
         &[(0, "idle"), (1, "idle"), (2, "completed")],
         "[0, 1, 2, 3]",
     );
-    assert!(
-        !fx.calls.iter().any(|c| matches!(c, Call::SetPartition(_))),
-        "{:?}",
-        fx.calls
-    );
+    assert!(!patched_partition(&fx), "{:?}", fx.calls);
 }
 
 /// D18: a pod added while every unit is idle (after the pre-check, before the refresh)
@@ -469,8 +475,13 @@ fn d18_kubernetes_departure_before_the_first_upgrade_moves_the_partition() {
 /// idle) the partition is left alone.
 #[test]
 fn d18_kubernetes_joiner_before_the_refresh_goes_first_alone() {
-    let joined =
-        |states: &[(u32, &str)]| k8s_leader_on(UpgradeEvent::RelationChanged, states, "[0, 1, 2]");
+    let joined = |states: &[(u32, &str)]| {
+        k8s_leader_on(
+            UpgradeEvent::RelationChanged,
+            states,
+            &[("upgrade-stack", "[0, 1, 2]")],
+        )
+    };
     let fx = joined(&[(0, "idle"), (1, "idle"), (2, "idle"), (3, "idle")]);
     assert!(fx.calls.contains(&Call::SetPartition(3)), "{:?}", fx.calls);
     assert!(
@@ -479,34 +490,20 @@ fn d18_kubernetes_joiner_before_the_refresh_goes_first_alone() {
         fx.app_data
     );
     let fx = joined(&[(0, "recovery"), (1, "idle"), (2, "failed"), (3, "idle")]);
-    assert!(
-        !fx.calls.iter().any(|c| matches!(c, Call::SetPartition(_))),
-        "{:?}",
-        fx.calls
-    );
+    assert!(!patched_partition(&fx), "{:?}", fx.calls);
     // Once the operator resumed in this round (e.g. the joiner already ran the refreshed
     // charm, so pointing the partition at it recreated nothing), the leader leaves the
     // partition where resume-upgrade put it.
     let all_idle = [(0, "idle"), (1, "idle"), (2, "idle"), (3, "idle")];
-    let mut w = world(
-        0,
-        true,
+    let fx = k8s_leader_on(
+        UpgradeEvent::ResumeUpgrade,
         &all_idle,
         &[("upgrade-stack", "[0, 1, 2]"), ("upgrade-round", "4")],
     );
-    let fx = handle(
-        &config(Substrate::K8s),
-        &unit(0),
-        &UpgradeEvent::ResumeUpgrade,
-        &mut w,
-        &mut Hooks::default(),
-    )
-    .unwrap();
     assert!(fx.calls.contains(&Call::SetPartition(2)), "{fx:?}");
     assert_eq!(fx.app_data["upgrade-resumed"], "4");
-    let mut w = world(
-        0,
-        true,
+    let fx = k8s_leader_on(
+        UpgradeEvent::RelationChanged,
         &all_idle,
         &[
             ("upgrade-stack", "[0, 1, 2]"),
@@ -514,19 +511,7 @@ fn d18_kubernetes_joiner_before_the_refresh_goes_first_alone() {
             ("upgrade-resumed", "4"),
         ],
     );
-    let fx = handle(
-        &config(Substrate::K8s),
-        &unit(0),
-        &UpgradeEvent::RelationChanged,
-        &mut w,
-        &mut Hooks::default(),
-    )
-    .unwrap();
-    assert!(
-        !fx.calls.iter().any(|c| matches!(c, Call::SetPartition(_))),
-        "{:?}",
-        fx.calls
-    );
+    assert!(!patched_partition(&fx), "{:?}", fx.calls);
 }
 
 /// D18: resume-upgrade accepts a pause that the reference's count misses (units added or
@@ -535,7 +520,11 @@ fn d18_kubernetes_joiner_before_the_refresh_goes_first_alone() {
 #[test]
 fn d18_resume_upgrade_recognises_the_pause_after_scaling() {
     let resume = |states: &[(u32, &str)], stack: &str| {
-        k8s_leader_on(UpgradeEvent::ResumeUpgrade, states, stack)
+        k8s_leader_on(
+            UpgradeEvent::ResumeUpgrade,
+            states,
+            &[("upgrade-stack", stack)],
+        )
     };
     // 5 units; 4 (added before the refresh, never in the stack) and 3 upgraded; 3 popped.
     let fx = resume(

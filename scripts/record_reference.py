@@ -369,6 +369,14 @@ def build_charm(lib, spec, calls):
         def log_rollback_instructions(self):
             calls.append("log_rollback_instructions")
 
+        @property
+        def app_units(self):
+            # The reference returns a set of ops Unit objects, iterated in an order that
+            # changes from run to run (Unit hashes by identity), and the stack repair inserts
+            # units in that order. Pin one of the orders it can produce, ascending unit ids
+            # (what our coordinator does), so that a recording is reproducible.
+            return sorted(super().app_units, key=lambda u: int(u.name.split("/")[1]))
+
         def _repair_upgrade_stack(self):
             calls.append("repair_stack")
             return super()._repair_upgrade_stack()

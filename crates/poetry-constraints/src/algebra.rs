@@ -266,9 +266,12 @@ impl Set {
     }
 }
 
+/// Union pieces: a few live inline, without an allocation.
+pub(crate) type Pieces = smallvec::SmallVec<[Set; 4]>;
+
 /// `VersionUnion.of`: drop empties, flatten, sort, merge touching pieces.
-pub(crate) fn union_of(items: Vec<Set>) -> R<Set> {
-    let mut flat: Vec<Set> = Vec::new();
+pub(crate) fn union_of(items: impl IntoIterator<Item = Set>) -> R<Set> {
+    let mut flat = Pieces::new();
     for c in items {
         if c.is_empty() {
             continue;
@@ -285,29 +288,31 @@ pub(crate) fn union_of(items: Vec<Set>) -> R<Set> {
         return Ok(Set::Range(Range::any()));
     }
     flat.sort_by(|a, b| a.cmp_ranges(b));
-    let mut merged: Vec<Set> = Vec::new();
-    for c in flat {
-        let merge = match merged.last() {
-            Some(last) => last.allows_any(&c)? || last.is_adjacent_to(&c),
-            None => false,
+    // Merge in place: `flat[..kept]` are the merged pieces so far.
+    let mut kept = 0;
+    for i in 0..flat.len() {
+        let merge = kept > 0 && {
+            let (last, c) = (&flat[kept - 1], &flat[i]);
+            last.allows_any(c)? || last.is_adjacent_to(c)
         };
         if merge {
-            let last = merged.last_mut().expect("checked above");
-            let joined = last.union(&c)?;
+            let joined = flat[kept - 1].union(&flat[i])?;
             if !joined.is_range_like() {
                 return Err(Broken(
                     "VersionUnion.of: merging two pieces did not give a range",
                 ));
             }
-            *last = joined;
+            flat[kept - 1] = joined;
         } else {
-            merged.push(c);
+            flat.swap(kept, i);
+            kept += 1;
         }
     }
-    Ok(if merged.len() == 1 {
-        merged.pop().expect("one element")
+    flat.truncate(kept);
+    Ok(if kept == 1 {
+        flat.pop().expect("one element")
     } else {
-        Set::Union(merged)
+        Set::Union(flat.into_vec())
     })
 }
 
@@ -521,7 +526,7 @@ impl Set {
             }
             Set::Union(ours) => {
                 let theirs = other.pieces();
-                let mut new = Vec::new();
+                let mut new = Pieces::new();
                 let (mut i, mut j) = (0, 0);
                 while i < ours.len() && j < theirs.len() {
                     let x = ours[i].intersect(&theirs[j])?;
@@ -549,7 +554,7 @@ impl Set {
                     } else if version_allows(v, o) {
                         Ok(self.clone())
                     } else {
-                        union_of(vec![self.clone(), other.clone()])
+                        union_of([self.clone(), other.clone()])
                     }
                 }
                 _ => other.union(self),
@@ -562,7 +567,7 @@ impl Set {
                         || (opt_eq(self.min(), other.max())
                             && (self.include_min() || other.include_max()));
                     if !edges_touch && !self.allows_any(other)? {
-                        return union_of(vec![self.clone(), other.clone()]);
+                        return union_of([self.clone(), other.clone()]);
                     }
                     let (umin, uinc_min) = if self.allows_lower(other) {
                         (r.min.clone(), r.include_min)
@@ -576,9 +581,9 @@ impl Set {
                     };
                     Ok(Set::Range(Range::new(umin, umax, uinc_min, uinc_max)))
                 }
-                _ => union_of(vec![self.clone(), other.clone()]),
+                _ => union_of([self.clone(), other.clone()]),
             },
-            Set::Union(_) => union_of(vec![self.clone(), other.clone()]),
+            Set::Union(_) => union_of([self.clone(), other.clone()]),
         }
     }
 
@@ -664,7 +669,7 @@ fn range_union_version(r: &Range, o: &V, this: &Set) -> R<Set> {
             true,
         )));
     }
-    union_of(vec![this.clone(), Set::Version(o.clone())])
+    union_of([this.clone(), Set::Version(o.clone())])
 }
 
 fn range_difference(r: &Range, this: &Set, other: &Set) -> R<Set> {
@@ -698,7 +703,7 @@ fn range_difference(r: &Range, this: &Set, other: &Set) -> R<Set> {
                     false,
                 ));
             }
-            union_of(vec![
+            union_of([
                 range_or_empty(r.min.clone(), Some(o.clone()), r.include_min, false),
                 range_or_empty(Some(o.clone()), r.max.clone(), false, r.include_max),
             ])
@@ -735,11 +740,11 @@ fn range_difference(r: &Range, this: &Set, other: &Set) -> R<Set> {
                 (None, None) => Ok(Set::Empty),
                 (None, Some(a)) => Ok(a),
                 (Some(b), None) => Ok(b),
-                (Some(b), Some(a)) => union_of(vec![b, a]),
+                (Some(b), Some(a)) => union_of([b, a]),
             }
         }
         Set::Union(theirs) => {
-            let mut ranges: Vec<Set> = Vec::new();
+            let mut ranges = Pieces::new();
             let mut current = this.clone();
             for range in theirs {
                 if range.is_strictly_lower(&current) {
@@ -774,7 +779,7 @@ fn range_difference(r: &Range, this: &Set, other: &Set) -> R<Set> {
 /// `VersionUnion.difference`: walk both sorted piece lists.
 fn union_difference(ours: &[Set], other: &Set) -> R<Set> {
     let theirs = other.pieces();
-    let mut new: Vec<Set> = Vec::new();
+    let mut new = Pieces::new();
     let mut our_iter = ours.iter().cloned();
     let mut their_iter = theirs.iter();
     let mut current = our_iter.next().expect("a union has pieces");

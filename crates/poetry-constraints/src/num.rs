@@ -28,6 +28,18 @@ impl Num {
     /// Parse ASCII decimal digits (leading zeros allowed). `None` for an empty string, a
     /// non-digit, or more than [`MAX_DIGITS`] digits (counting leading zeros, like CPython).
     pub fn parse(digits: &str) -> Option<Num> {
+        // Up to 19 digits always fit a u64: one pass that checks and accumulates.
+        if !digits.is_empty() && digits.len() <= 19 {
+            let mut n = 0u64;
+            for b in digits.bytes() {
+                let d = b.wrapping_sub(b'0');
+                if d > 9 {
+                    return None;
+                }
+                n = n * 10 + u64::from(d);
+            }
+            return Some(Num::Small(n));
+        }
         if digits.is_empty()
             || digits.len() > MAX_DIGITS
             || !digits.bytes().all(|b| b.is_ascii_digit())

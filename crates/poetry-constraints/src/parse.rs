@@ -89,7 +89,7 @@ pub(crate) fn parse_constraint(input: &str, detailed: bool) -> Result<Set, Parse
     if stripped.is_empty() {
         return Err(fail(0, "expected a constraint, found nothing".into()));
     }
-    let mut groups = Vec::new();
+    let mut groups = crate::algebra::Pieces::new();
     for (piece, separator) in split_or(stripped) {
         let piece = piece.trim_end_matches(',').trim_end_matches(is_py_space);
         if piece.is_empty() {

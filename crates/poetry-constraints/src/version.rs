@@ -64,9 +64,18 @@ impl Phase {
     }
 }
 
+impl Phase {
+    /// The bytes as one big-endian number: every phase byte is a nonzero ASCII letter (or
+    /// `-`), so zero padding orders a prefix first, exactly as comparing the texts does.
+    fn key(&self) -> u64 {
+        let b = self.bytes;
+        u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], 0])
+    }
+}
+
 impl Ord for Phase {
     fn cmp(&self, other: &Phase) -> Ordering {
-        self.bytes[..self.len as usize].cmp(&other.bytes[..other.len as usize])
+        self.key().cmp(&other.key())
     }
 }
 
@@ -323,15 +332,22 @@ impl<'a> RawVersion<'a> {
             Some(e) => num(e)?,
             None => Num::ZERO,
         };
+        // The grammar matched `N(.N)*`: split and convert in one pass; a component of more
+        // than 19 digits (which may not fit a u64) goes through `Num::parse`.
         let mut release = Release::new();
-        let mut rest = self.release;
-        loop {
-            let end = rest.bytes().position(|b| b == b'.').unwrap_or(rest.len());
-            release.push(num(&rest[..end])?);
-            if end == rest.len() {
-                break;
+        let (mut acc, mut start) = (0u64, 0usize);
+        for (i, b) in self.release.bytes().chain(std::iter::once(b'.')).enumerate() {
+            if b == b'.' {
+                release.push(if i - start <= 19 {
+                    Num::Small(acc)
+                } else {
+                    num(&self.release[start..i])?
+                });
+                acc = 0;
+                start = i + 1;
+            } else {
+                acc = acc.wrapping_mul(10).wrapping_add(u64::from(b.wrapping_sub(b'0')));
             }
-            rest = &rest[end + 1..];
         }
         let pre = match self.pre {
             Some((l, n)) => Some(Tag::new(l, opt_num(n)?)),
@@ -638,19 +654,26 @@ fn release_next(r: &[Num]) -> Release {
 
 /// Release components compared as if padded with zeros (poetry-core strips trailing zeros).
 fn cmp_release(a: &[Num], b: &[Num]) -> Ordering {
-    let n = a.len().max(b.len());
-    for i in 0..n {
-        let x = a.get(i).unwrap_or(&Num::ZERO);
-        let y = b.get(i).unwrap_or(&Num::ZERO);
-        match x.cmp(y) {
-            Ordering::Equal => {}
-            o => return o,
+    let n = a.len().min(b.len());
+    for (x, y) in a[..n].iter().zip(&b[..n]) {
+        let o = match (x, y) {
+            (Num::Small(x), Num::Small(y)) => x.cmp(y),
+            _ => x.cmp(y),
+        };
+        if o != Ordering::Equal {
+            return o;
         }
     }
-    Ordering::Equal
+    // Missing components are zeros.
+    if a[n..].iter().any(|x| !x.is_zero()) {
+        Ordering::Greater
+    } else if b[n..].iter().any(|y| !y.is_zero()) {
+        Ordering::Less
+    } else {
+        Ordering::Equal
+    }
 }
 
-/// A segment's sort key: absent segments sort before or after every present one.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 enum Key<'a> {
     Below,

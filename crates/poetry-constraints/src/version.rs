@@ -336,7 +336,12 @@ impl<'a> RawVersion<'a> {
         // than 19 digits (which may not fit a u64) goes through `Num::parse`.
         let mut release = Release::new();
         let (mut acc, mut start) = (0u64, 0usize);
-        for (i, b) in self.release.bytes().chain(std::iter::once(b'.')).enumerate() {
+        for (i, b) in self
+            .release
+            .bytes()
+            .chain(std::iter::once(b'.'))
+            .enumerate()
+        {
             if b == b'.' {
                 release.push(if i - start <= 19 {
                     Num::Small(acc)
@@ -346,7 +351,9 @@ impl<'a> RawVersion<'a> {
                 acc = 0;
                 start = i + 1;
             } else {
-                acc = acc.wrapping_mul(10).wrapping_add(u64::from(b.wrapping_sub(b'0')));
+                acc = acc
+                    .wrapping_mul(10)
+                    .wrapping_add(u64::from(b.wrapping_sub(b'0')));
             }
         }
         let pre = match self.pre {

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 import time
 
@@ -398,8 +399,6 @@ def realistic(seed: int, count: int):
 
     def near(c: str) -> str:
         # A version next to one the constraint names: the cases an upgrade check decides.
-        import re
-
         parts = [int(n) for n in re.findall(r"[0-9]+", rng.choice(re.findall(r"[0-9][0-9.]*", c)))]
         i = rng.randrange(len(parts))
         parts[i] = max(0, parts[i] + rng.choice([-1, 0, 0, 1]))

@@ -332,29 +332,10 @@ impl<'a> RawVersion<'a> {
             Some(e) => num(e)?,
             None => Num::ZERO,
         };
-        // The grammar matched `N(.N)*`: split and convert in one pass; a component of more
-        // than 19 digits (which may not fit a u64) goes through `Num::parse`.
+        // The grammar matched `N(.N)*`.
         let mut release = Release::new();
-        let (mut acc, mut start) = (0u64, 0usize);
-        for (i, b) in self
-            .release
-            .bytes()
-            .chain(std::iter::once(b'.'))
-            .enumerate()
-        {
-            if b == b'.' {
-                release.push(if i - start <= 19 {
-                    Num::Small(acc)
-                } else {
-                    num(&self.release[start..i])?
-                });
-                acc = 0;
-                start = i + 1;
-            } else {
-                acc = acc
-                    .wrapping_mul(10)
-                    .wrapping_add(u64::from(b.wrapping_sub(b'0')));
-            }
+        for part in self.release.split('.') {
+            release.push(num(part)?);
         }
         let pre = match self.pre {
             Some((l, n)) => Some(Tag::new(l, opt_num(n)?)),

@@ -46,10 +46,14 @@ impl Constraint {
     }
 
     fn parse_with(input: &str, detailed: bool) -> Result<Constraint, ParseError> {
-        parse::parse_constraint(input, detailed).map(|set| Constraint {
+        parse::parse_constraint(input, detailed).map(Constraint::from_set)
+    }
+
+    fn from_set(set: algebra::Set) -> Constraint {
+        Constraint {
             excluded: set.excluded_single_version(),
             set,
-        })
+        }
     }
 
     /// Does the constraint allow `version`?
@@ -165,6 +169,9 @@ type TextHasher = foldhash::fast::RandomState;
 #[derive(Debug)]
 pub struct Checker {
     constraints: HashMap<Box<str>, Option<Constraint>, TextHasher>,
+    /// The sets of the AND atoms (`>=1.2`), shared by the constraints that contain them,
+    /// as poetry-core's cache on `Version.parse` is shared by every atom's version.
+    atoms: HashMap<Box<str>, Option<algebra::Set>, TextHasher>,
     versions: HashMap<Box<str>, Option<Version>, TextHasher>,
     limit: usize,
 }
@@ -185,6 +192,7 @@ impl Checker {
     pub fn with_limit(limit: usize) -> Checker {
         Checker {
             constraints: HashMap::default(),
+            atoms: HashMap::default(),
             versions: HashMap::default(),
             limit: limit.max(1),
         }
@@ -193,6 +201,7 @@ impl Checker {
     /// Forget every parsed text.
     pub fn clear(&mut self) {
         self.constraints.clear();
+        self.atoms.clear();
         self.versions.clear();
     }
 
@@ -204,7 +213,21 @@ impl Checker {
                 if self.constraints.len() >= self.limit {
                     self.constraints.clear();
                 }
-                let parsed = Constraint::parse_with(constraint, false).ok();
+                let (atoms, limit) = (&mut self.atoms, self.limit);
+                let mut atom = |text: &str| {
+                    if let Some(known) = atoms.get(text) {
+                        return known.clone().ok_or(parse::AtomError::Unmatched);
+                    }
+                    if atoms.len() >= limit {
+                        atoms.clear();
+                    }
+                    let set = parse::parse_atom(text);
+                    atoms.insert(text.into(), set.as_ref().ok().cloned());
+                    set
+                };
+                let parsed = parse::parse_constraint_with(constraint, false, &mut atom)
+                    .ok()
+                    .map(Constraint::from_set);
                 self.constraints.entry(constraint.into()).or_insert(parsed)
             }
         };

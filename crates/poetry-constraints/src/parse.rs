@@ -31,7 +31,7 @@ pub struct ParseError {
 
 /// Why an atom failed. Explanations cost a second look at the atom, so they are only
 /// worked out when someone will read them.
-enum AtomError {
+pub(crate) enum AtomError {
     /// Already explained: offset inside the atom and message.
     Known { at: usize, message: String },
     /// Nothing valid follows `~`, `~=` or `^` (at the offset).
@@ -63,6 +63,19 @@ impl AtomError {
 /// Parse a whole constraint. With `detailed` false the error carries no text (for callers
 /// that only need to know that the constraint is invalid).
 pub(crate) fn parse_constraint(input: &str, detailed: bool) -> Result<Set, ParseError> {
+    parse_constraint_with(input, detailed, &mut parse_atom)
+}
+
+/// One AND atom's set, or why it is invalid: [`parse_atom`], or a cache in front of it.
+pub(crate) type AtomResult = Result<Set, AtomError>;
+
+/// [`parse_constraint`] with the atoms' sets taken from `atoms` (which must answer as
+/// [`parse_atom`] does; [`crate::Checker`] remembers them).
+pub(crate) fn parse_constraint_with(
+    input: &str,
+    detailed: bool,
+    atoms: &mut impl FnMut(&str) -> AtomResult,
+) -> Result<Set, ParseError> {
     if input == "*" {
         return Ok(Set::Range(Range::any()));
     }
@@ -101,7 +114,7 @@ pub(crate) fn parse_constraint(input: &str, detailed: bool) -> Result<Set, Parse
         }
         let mut group: Option<Set> = None;
         for atom in split_and(piece) {
-            let set = parse_atom(atom).map_err(|e| {
+            let set = atoms(atom).map_err(|e| {
                 if !detailed {
                     return fail(offset_of(atom), String::new());
                 }
@@ -126,7 +139,7 @@ fn split_or(s: &str) -> SmallVec<[(&str, Option<&str>); 4]> {
     let mut out = SmallVec::new();
     let mut start = 0;
     let mut search = 0;
-    while let Some(rel) = s[search..].find('|') {
+    while let Some(rel) = s.as_bytes()[search..].iter().position(|&b| b == b'|') {
         let bar = search + rel;
         // The match begins where the run of whitespace right before the bar begins.
         let before = &s[search..bar];
@@ -238,7 +251,7 @@ fn version_then_end(s: &str) -> Option<(&str, RawVersion<'_>)> {
     }
 }
 
-fn parse_atom(atom: &str) -> Result<Set, AtomError> {
+pub(crate) fn parse_atom(atom: &str) -> AtomResult {
     if is_any(atom) {
         return Ok(Set::Range(Range::any()));
     }
@@ -333,6 +346,10 @@ fn is_any(atom: &str) -> bool {
 /// Python's `\d` also matches non-ASCII digits, but such a version then fails to parse, and
 /// so would every later branch: treating `\d` as ASCII gives the same answer.
 fn x_range(atom: &str) -> Result<Option<Set>, AtomError> {
+    // The pattern ends in `.*` then Python's `$`: most atoms are ruled out at once.
+    if !atom.strip_suffix('\n').unwrap_or(atom).ends_with(".*") {
+        return Ok(None);
+    }
     let (invert, rest) = if let Some(r) = atom.strip_prefix("!=") {
         (true, r)
     } else if let Some(r) = atom.strip_prefix("==") {

@@ -334,8 +334,14 @@ impl<'a> RawVersion<'a> {
         };
         // The grammar matched `N(.N)*`.
         let mut release = Release::new();
-        for part in self.release.split('.') {
-            release.push(num(part)?);
+        let mut rest = self.release;
+        loop {
+            let end = rest.bytes().position(|b| b == b'.').unwrap_or(rest.len());
+            release.push(num(&rest[..end])?);
+            if end == rest.len() {
+                break;
+            }
+            rest = &rest[end + 1..];
         }
         let pre = match self.pre {
             Some((l, n)) => Some(Tag::new(l, opt_num(n)?)),

@@ -286,14 +286,7 @@ pub(crate) fn parse_atom(atom: &str) -> AtomResult {
                         let n = parts.len();
                         parts[n - 2] = parts[n - 2].succ();
                         parts[n - 1] = crate::num::Num::ZERO;
-                        Version {
-                            epoch: stable.epoch.clone(),
-                            release: parts,
-                            pre: None,
-                            post: None,
-                            dev: None,
-                            local: None,
-                        }
+                        stable.with(parts)
                     }
                 }
                 _ => version.next_breaking(),

@@ -144,20 +144,19 @@ impl PartialOrd for LocalPart {
 }
 
 /// A PEP 440 version as poetry-core models it.
+///
+/// Its parts are read with [`Version::epoch`], [`Version::release`], ...; they cannot be
+/// changed, because the version keeps a summary of them for fast comparison.
 #[derive(Clone, Debug)]
 pub struct Version {
-    /// Epoch (`N!`), 0 when absent.
-    pub epoch: Num,
-    /// Release components as written (`1.0` has two; trailing zeros do not affect order).
-    pub release: Release,
-    /// Pre-release (`a`, `b`, `rc`).
-    pub pre: Option<Tag>,
-    /// Post-release.
-    pub post: Option<Tag>,
-    /// Development release.
-    pub dev: Option<Tag>,
-    /// Local version label.
-    pub local: Option<Vec<LocalPart>>,
+    pub(crate) epoch: Num,
+    pub(crate) release: Release,
+    pub(crate) pre: Option<Tag>,
+    pub(crate) post: Option<Tag>,
+    pub(crate) dev: Option<Tag>,
+    pub(crate) local: Option<Vec<LocalPart>>,
+    /// [`Version::order_key`] of the parts above.
+    key: u128,
 }
 
 /// A version string poetry-core would refuse (`Invalid PEP 440 version: '<value>'`).
@@ -374,14 +373,140 @@ impl<'a> RawVersion<'a> {
             ),
             None => None,
         };
-        Ok(Version {
+        Ok(Version::from_parts(epoch, release, pre, post, dev, local))
+    }
+}
+
+// The layout of an order key, from the most significant bit: a marker bit (so that a key
+// is never 0, which means "no key"), the epoch (7 bits), four release components (16 bits
+// each), the pre-release, post-release and development parts (16 bits each), the local
+// label (8 bits).
+const KEY_MARK: u32 = 127;
+const KEY_EPOCH: u32 = 120;
+const KEY_RELEASE: u32 = 104; // the first component; each next one 16 bits lower
+const KEY_PRE: u32 = 40;
+const KEY_POST: u32 = 24;
+const KEY_DEV: u32 = 8;
+const FIELD: u128 = 0xFFFF;
+/// The local field's value for a label it cannot hold.
+const LOCAL_OTHER: u128 = 0xFF;
+
+impl Version {
+    /// The one way a version is made: the key is worked out from the parts.
+    pub(crate) fn from_parts(
+        epoch: Num,
+        release: Release,
+        pre: Option<Tag>,
+        post: Option<Tag>,
+        dev: Option<Tag>,
+        local: Option<Vec<LocalPart>>,
+    ) -> Version {
+        let mut v = Version {
             epoch,
             release,
             pre,
             post,
             dev,
             local,
-        })
+            key: 0,
+        };
+        v.key = v.order_key();
+        v
+    }
+
+    /// A number that orders the everyday versions as [`View::cmp`] does (see [`cmp_keys`]
+    /// for how two keys are compared). 0 (no key) for a version with an epoch of 127 or
+    /// more, a release component of 65535 or more (or a nonzero one after the fourth), a tag
+    /// number too large for its field, or a phase spelled other than `a`, `b`, `rc`,
+    /// `post`, `dev`.
+    ///
+    /// Each field encodes one step of the comparison chain: the pre-release field is
+    /// 0 for "below" (a development release with no pre or post part), `rank << 12 | n`
+    /// for `a`/`b`/`rc` n (ranks 1, 2, 3, in the phases' byte order), 0xFFFF for "above";
+    /// the post field is 0 when absent, else 1 + n; the development field n, or 0xFFFF
+    /// when absent (a version without one is above its development releases); the local
+    /// field 0 without a label, 1-26 for a one-letter label (`+a` to `+z`), 0x80 + n for a
+    /// label that is one number n below 127 (numbers sort above letters), and
+    /// [`LOCAL_OTHER`] for any other label, which only the full comparison can place.
+    fn order_key(&self) -> u128 {
+        let small = |n: &Num, limit: u64| match n {
+            Num::Small(x) if *x < limit => Some(u128::from(*x)),
+            _ => None,
+        };
+        let phase = |t: &Tag, text: &str| t.phase == Phase::new(text);
+        let key = || -> Option<u128> {
+            let mut key = 1 << KEY_MARK | small(&self.epoch, 127)? << KEY_EPOCH;
+            for (i, n) in self.release.iter().enumerate() {
+                if i < 4 {
+                    key |= small(n, 0xFFFF)? << (KEY_RELEASE - 16 * i as u32);
+                } else if !n.is_zero() {
+                    return None;
+                }
+            }
+            let pre = match (&self.pre, &self.post, &self.dev) {
+                (None, None, Some(_)) => 0,
+                (None, _, _) => FIELD,
+                (Some(t), _, _) => {
+                    let rank = [("a", 1), ("b", 2), ("rc", 3)]
+                        .into_iter()
+                        .find(|(text, _)| phase(t, text))?
+                        .1;
+                    rank << 12 | small(&t.number, 0x1000)?
+                }
+            };
+            let post = match &self.post {
+                None => 0,
+                Some(t) if phase(t, "post") => 1 + small(&t.number, 0xFFFE)?,
+                Some(_) => return None,
+            };
+            let dev = match &self.dev {
+                None => FIELD,
+                Some(t) if phase(t, "dev") => small(&t.number, 0xFFFF)?,
+                Some(_) => return None,
+            };
+            let local = match self.local.as_deref() {
+                None => 0,
+                Some([part]) => match (&part.number, part.text.as_bytes()) {
+                    (Some(Num::Small(n)), _) if *n < 127 => 0x80 + u128::from(*n),
+                    (None, &[c]) if c.is_ascii_lowercase() => u128::from(c - b'a' + 1),
+                    _ => LOCAL_OTHER,
+                },
+                Some(_) => LOCAL_OTHER,
+            };
+            Some(key | pre << KEY_PRE | post << KEY_POST | dev << KEY_DEV | local)
+        };
+        key().unwrap_or(0)
+    }
+
+    /// The epoch (0 when not written).
+    pub fn epoch(&self) -> &Num {
+        &self.epoch
+    }
+
+    /// The release components as written (`1.0` has two; trailing zeros do not affect
+    /// the order).
+    pub fn release(&self) -> &[Num] {
+        &self.release
+    }
+
+    /// The pre-release part (`a`, `b`, `rc`, or an unnormalised spelling).
+    pub fn pre(&self) -> Option<&Tag> {
+        self.pre.as_ref()
+    }
+
+    /// The post-release part.
+    pub fn post(&self) -> Option<&Tag> {
+        self.post.as_ref()
+    }
+
+    /// The development part.
+    pub fn dev(&self) -> Option<&Tag> {
+        self.dev.as_ref()
+    }
+
+    /// The local label's segments.
+    pub fn local(&self) -> Option<&[LocalPart]> {
+        self.local.as_deref()
     }
 }
 
@@ -419,15 +544,21 @@ impl Version {
         }
     }
 
-    fn with(&self, release: Release) -> Version {
-        Version {
-            epoch: self.epoch.clone(),
-            release,
-            pre: None,
-            post: None,
-            dev: None,
-            local: None,
-        }
+    /// The same epoch with this release and no other part.
+    pub(crate) fn with(&self, release: Release) -> Version {
+        Version::from_parts(self.epoch.clone(), release, None, None, None, None)
+    }
+
+    /// The same epoch and release with these tags.
+    fn with_tags(&self, pre: Option<Tag>, post: Option<Tag>, dev: Option<Tag>) -> Version {
+        Version::from_parts(
+            self.epoch.clone(),
+            self.release.clone(),
+            pre,
+            post,
+            dev,
+            None,
+        )
     }
 
     /// Has a pre-release segment.
@@ -483,11 +614,12 @@ impl Version {
         if self.is_stable() {
             return self.clone();
         }
-        let mut v = self.with(self.release.clone());
-        if self.pre.is_none() {
-            v.post = self.post.clone();
-        }
-        v
+        let post = if self.pre.is_none() {
+            self.post.clone()
+        } else {
+            None
+        };
+        self.with_tags(None, post, None)
     }
 
     fn increment_required(&self) -> bool {
@@ -541,9 +673,14 @@ impl Version {
         } else {
             self.release.clone()
         };
-        let mut v = self.with(release);
-        v.local = self.local.clone();
-        v
+        Version::from_parts(
+            self.epoch.clone(),
+            release,
+            None,
+            None,
+            None,
+            self.local.clone(),
+        )
     }
 
     pub(crate) fn next_prerelease(&self) -> Version {
@@ -552,9 +689,7 @@ impl Version {
             Some(p) => p.clone(),
             None => Tag::new("a", Num::ZERO),
         };
-        let mut v = self.with(self.release.clone());
-        v.pre = Some(pre);
-        v
+        self.with_tags(Some(pre), None, None)
     }
 
     pub(crate) fn next_postrelease(&self) -> Version {
@@ -563,10 +698,7 @@ impl Version {
             Some(p) => p.clone(),
             None => Tag::new("post", Num::ZERO),
         };
-        let mut v = self.with(self.release.clone());
-        v.pre = self.pre.clone();
-        v.post = Some(post);
-        v
+        self.with_tags(self.pre.clone(), Some(post), None)
     }
 
     pub(crate) fn next_devrelease(&self) -> Version {
@@ -574,30 +706,28 @@ impl Version {
             Some(d) => d.next(),
             None => Tag::new("dev", Num::ZERO),
         };
-        let mut v = self.with(self.release.clone());
-        v.pre = self.pre.clone();
-        v.post = self.post.clone();
-        v.dev = Some(dev);
-        v
+        self.with_tags(self.pre.clone(), self.post.clone(), Some(dev))
     }
 
     pub(crate) fn first_devrelease(&self) -> Version {
-        let mut v = self.with(self.release.clone());
-        v.pre = self.pre.clone();
-        v.post = self.post.clone();
-        v.dev = Some(Tag::new("dev", Num::ZERO));
-        v
+        self.with_tags(
+            self.pre.clone(),
+            self.post.clone(),
+            Some(Tag::new("dev", Num::ZERO)),
+        )
     }
 
     pub(crate) fn without_local(&self) -> Version {
         let mut v = self.clone();
         v.local = None;
+        v.key = v.order_key();
         v
     }
 
     pub(crate) fn without_devrelease(&self) -> Version {
         let mut v = self.clone();
         v.dev = None;
+        v.key = v.order_key();
         v
     }
 }
@@ -666,6 +796,20 @@ fn cmp_release(a: &[Num], b: &[Num]) -> Ordering {
     } else {
         Ordering::Equal
     }
+}
+
+/// The order of two versions from their order keys, when the keys decide it: both present,
+/// and either different above the local field or with both local labels held in it.
+#[inline]
+fn cmp_keys(a: u128, b: u128) -> Option<Ordering> {
+    if a == 0 || b == 0 {
+        return None;
+    }
+    if (a ^ b) & !LOCAL_OTHER != 0 {
+        return Some(a.cmp(&b));
+    }
+    let (la, lb) = (a & LOCAL_OTHER, b & LOCAL_OTHER);
+    (la != LOCAL_OTHER && lb != LOCAL_OTHER).then(|| la.cmp(&lb))
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
@@ -749,8 +893,41 @@ impl<'a> View<'a> {
         }
     }
 
-    /// poetry-core's version order (its `_compare_key`).
+    /// The order key of the version seen this way (0 for none).
+    #[inline]
+    fn key(&self) -> u128 {
+        debug_assert_eq!(self.v.key, self.v.order_key(), "a stale key: {:?}", self.v);
+        let mut key = self.v.key;
+        if key == 0 {
+            return 0;
+        }
+        // Without the post part: post field absent, development field absent. The
+        // pre-release field stays: `no_post` is only set on a post-release, whose pre field
+        // is already "above" when it has no pre-release part, as it is without the post part.
+        if self.no_post {
+            key = key & !(FIELD << KEY_POST) | FIELD << KEY_DEV;
+        }
+        if self.no_local {
+            key &= !LOCAL_OTHER;
+        }
+        key
+    }
+
+    /// poetry-core's version order (its `_compare_key`): by the order keys when they
+    /// decide it, else part by part.
+    #[inline]
     pub(crate) fn cmp(&self, other: &View<'a>) -> Ordering {
+        match cmp_keys(self.key(), other.key()) {
+            Some(o) => {
+                debug_assert_eq!(o, self.cmp_parts(other), "{:?} {:?}", self.v, other.v);
+                o
+            }
+            None => self.cmp_parts(other),
+        }
+    }
+
+    #[inline(never)]
+    fn cmp_parts(&self, other: &View<'a>) -> Ordering {
         self.v
             .epoch
             .cmp(&other.v.epoch)
@@ -769,6 +946,7 @@ impl<'a> View<'a> {
 }
 
 impl Ord for Version {
+    #[inline]
     fn cmp(&self, other: &Version) -> Ordering {
         View::of(self).cmp(&View::of(other))
     }
@@ -781,6 +959,7 @@ impl PartialOrd for Version {
 }
 
 impl PartialEq for Version {
+    #[inline]
     fn eq(&self, other: &Version) -> bool {
         self.cmp(other) == Ordering::Equal
     }
@@ -930,5 +1109,60 @@ mod tests {
         assert!(v("1.0A1") < v("1.0a1"));
         assert!(v("1.0.DEV0") < v("1.0.dev0"));
         assert!(v("18446744073709551616") > v("18446744073709551615"));
+    }
+
+    /// Every version built from these parts, with every view `allows` takes of it.
+    fn key_vocabulary() -> Vec<Version> {
+        let mut out = Vec::new();
+        for epoch in ["", "1!", "200!"] {
+            for release in ["1", "1.0.0.0.0", "1.2.3.4.5", "65534", "65535"] {
+                for pre in ["", "a0", "b4095", "b4096", "rc2", "A1"] {
+                    for post in ["", ".post0", ".post65533", ".post65534", ".POST1"] {
+                        for dev in ["", ".dev0", ".dev65534", ".dev65535"] {
+                            for local in ["", "+x", "+z", "+0", "+126", "+127", "+abc"] {
+                                out.push(v(&format!("{epoch}{release}{pre}{post}{dev}{local}")));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn order_keys_agree_with_the_full_comparison() {
+        let versions = key_vocabulary();
+        fn views(x: &Version) -> [View<'_>; 4] {
+            let w = View::of(x);
+            [
+                w,
+                w.without_local(),
+                w.without_postrelease(),
+                w.without_postrelease().without_local(),
+            ]
+        }
+        // A sample of the pairs (all of them would be 10^8, times 16 views): strides
+        // through the list, so that every part varies against every other.
+        let (mut decided, mut keyed) = (0u64, 0u64);
+        for (i, a) in versions.iter().enumerate().step_by(5) {
+            for b in versions.iter().skip(i % 89).step_by(89) {
+                for x in views(a) {
+                    for y in views(b) {
+                        keyed += u64::from(x.key() != 0 && y.key() != 0);
+                        if let Some(o) = cmp_keys(x.key(), y.key()) {
+                            decided += 1;
+                            assert_eq!(o, x.cmp_parts(&y), "{a} vs {b}");
+                        }
+                    }
+                }
+            }
+        }
+        // Where both have keys, the keys decide, but for two local labels the key cannot
+        // hold on otherwise equal versions.
+        assert!(
+            decided * 10 > keyed * 9,
+            "keys decided {decided} of {keyed}"
+        );
     }
 }

@@ -248,11 +248,11 @@ fn scale_midway(
     hooks_into: fn(Phase) -> Option<usize>,
 ) -> Result<()> {
     let phase = sim.config().faults.iter().find_map(|f| match f {
-        Fault::AddUnit(p) | Fault::RemoveUnit(_, p) => hooks_into(*p).map(|_| *p),
+        Fault::AddUnit(p) | Fault::RemoveUnit(_, p) => hooks_into(*p).map(|k| (*p, k)),
         _ => None,
     });
-    if let Some(p) = phase {
-        let ran = sim.run_steps(hooks_into(p).unwrap_or(0))?;
+    if let Some((p, k)) = phase {
+        let ran = sim.run_steps(k)?;
         notes.push(format!("{ran} hooks into the {during}:"));
         notes.extend(sim.scale(p)?);
     }

@@ -62,9 +62,7 @@ impl Phase {
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
     }
-}
 
-impl Phase {
     /// The bytes as one big-endian number: every phase byte is a nonzero ASCII letter (or
     /// `-`), so zero padding orders a prefix first, exactly as comparing the texts does.
     fn key(&self) -> u64 {
@@ -718,17 +716,18 @@ impl Version {
     }
 
     pub(crate) fn without_local(&self) -> Version {
-        let mut v = self.clone();
-        v.local = None;
-        v.key = v.order_key();
-        v
+        self.with_tags(self.pre.clone(), self.post.clone(), self.dev.clone())
     }
 
     pub(crate) fn without_devrelease(&self) -> Version {
-        let mut v = self.clone();
-        v.dev = None;
-        v.key = v.order_key();
-        v
+        Version::from_parts(
+            self.epoch.clone(),
+            self.release.clone(),
+            self.pre.clone(),
+            self.post.clone(),
+            None,
+            self.local.clone(),
+        )
     }
 }
 
@@ -780,10 +779,7 @@ fn release_next(r: &[Num]) -> Release {
 fn cmp_release(a: &[Num], b: &[Num]) -> Ordering {
     let n = a.len().min(b.len());
     for (x, y) in a[..n].iter().zip(&b[..n]) {
-        let o = match (x, y) {
-            (Num::Small(x), Num::Small(y)) => x.cmp(y),
-            _ => x.cmp(y),
-        };
+        let o = x.cmp(y);
         if o != Ordering::Equal {
             return o;
         }
@@ -1004,6 +1000,7 @@ impl fmt::Display for Version {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     /// The hand-written release prefix matches exactly what the nom grammar it replaced
     /// matches, on every short string over the characters that matter.
@@ -1033,8 +1030,6 @@ mod tests {
             assert_eq!(super::release_prefix(s), nom_prefix(s), "{s:?}");
         }
     }
-
-    use super::*;
 
     fn v(s: &str) -> Version {
         Version::parse(s).unwrap_or_else(|e| panic!("{e}"))

@@ -22,13 +22,15 @@ mod algebra;
 mod display;
 pub mod num;
 mod parse;
+mod table;
 pub mod version;
 
-use std::collections::HashMap;
 use std::fmt;
 
 pub use parse::ParseError;
 pub use version::{Version, VersionError};
+
+use table::TextTable;
 
 /// A parsed version constraint.
 #[derive(Clone, Debug)]
@@ -146,11 +148,6 @@ pub fn verdict(constraint: &str, version: &str) -> Verdict {
     }
 }
 
-/// The tables' hasher: foldhash, several times faster than the standard SipHash on these
-/// short texts and still seeded per process (a batch is read from stdin, so its lines could be
-/// chosen to collide under a fixed hash).
-type TextHasher = foldhash::fast::RandomState;
-
 /// Judges many pairs, parsing each distinct constraint and version text once, as
 /// poetry-core does with `functools.cache` on `parse_constraint` and `Version.parse`; the
 /// AND atoms of the constraints (`>=1.2` in `>=1.2,<2`) are remembered too, so a new
@@ -171,12 +168,11 @@ type TextHasher = foldhash::fast::RandomState;
 /// ```
 #[derive(Debug)]
 pub struct Checker {
-    constraints: HashMap<Box<str>, Option<Constraint>, TextHasher>,
+    constraints: TextTable<Option<Constraint>>,
     /// The sets of the AND atoms (`>=1.2`), shared by the constraints that contain them,
     /// as poetry-core's cache on `Version.parse` is shared by every atom's version.
-    atoms: HashMap<Box<str>, Option<algebra::Set>, TextHasher>,
-    versions: HashMap<Box<str>, Option<Version>, TextHasher>,
-    limit: usize,
+    atoms: TextTable<Option<algebra::Set>>,
+    versions: TextTable<Option<Version>>,
 }
 
 impl Default for Checker {
@@ -194,10 +190,9 @@ impl Checker {
     /// A checker remembering up to `limit` texts of each kind (at least 1).
     pub fn with_limit(limit: usize) -> Checker {
         Checker {
-            constraints: HashMap::default(),
-            atoms: HashMap::default(),
-            versions: HashMap::default(),
-            limit: limit.max(1),
+            constraints: TextTable::new(limit),
+            atoms: TextTable::new(limit),
+            versions: TextTable::new(limit),
         }
     }
 
@@ -210,42 +205,35 @@ impl Checker {
 
     /// The same answer as [`verdict`]`(constraint, version)`.
     pub fn verdict(&mut self, constraint: &str, version: &str) -> Verdict {
-        let c = match self.constraints.get(constraint) {
+        let hash = self.constraints.hash(constraint);
+        let c = match self.constraints.get(hash, constraint) {
             Some(c) => c,
             None => {
-                if self.constraints.len() >= self.limit {
-                    self.constraints.clear();
-                }
-                let (atoms, limit) = (&mut self.atoms, self.limit);
+                let atoms = &mut self.atoms;
                 let mut atom = |text: &str| {
-                    if let Some(known) = atoms.get(text) {
+                    let hash = atoms.hash(text);
+                    if let Some(known) = atoms.get(hash, text) {
                         return known.clone().ok_or(parse::AtomError::Unmatched);
                     }
-                    if atoms.len() >= limit {
-                        atoms.clear();
-                    }
                     let set = parse::parse_atom(text);
-                    atoms.insert(text.into(), set.as_ref().ok().cloned());
+                    atoms.insert(hash, text, set.as_ref().ok().cloned());
                     set
                 };
                 let parsed = parse::parse_constraint_with(constraint, false, &mut atom)
                     .ok()
                     .map(Constraint::from_set);
-                self.constraints.entry(constraint.into()).or_insert(parsed)
+                self.constraints.insert(hash, constraint, parsed)
             }
         };
         let Some(c) = c else {
             return Verdict::InvalidConstraint;
         };
-        let v = match self.versions.get(version) {
+        let hash = self.versions.hash(version);
+        let v = match self.versions.get(hash, version) {
             Some(v) => v,
-            None => {
-                if self.versions.len() >= self.limit {
-                    self.versions.clear();
-                }
-                let parsed = Version::parse(version).ok();
-                self.versions.entry(version.into()).or_insert(parsed)
-            }
+            None => self
+                .versions
+                .insert(hash, version, Version::parse(version).ok()),
         };
         match v {
             None => Verdict::InvalidVersion,

@@ -341,13 +341,25 @@ impl Set {
     /// For a union that is "everything but one version": that version (poetry-core's
     /// `excludes_single_version`). Only unions can be; computed once per constraint.
     pub(crate) fn excluded_single_version(&self) -> R<Option<V>> {
-        if !matches!(self, Set::Union(_)) {
+        let Set::Union(pieces) = self else {
+            return Ok(None);
+        };
+        if excludes_more_than_one_version(pieces) {
+            debug_assert!(
+                matches!(Self::inverse(self), Ok(ref inverse) if !matches!(inverse, Set::Version(_))),
+                "excludes_more_than_one_version is wrong for {self:?}"
+            );
             return Ok(None);
         }
-        Ok(match Set::Range(Range::any()).difference(self)? {
+        Ok(match Self::inverse(self)? {
             Set::Version(v) => Some(v),
             _ => None,
         })
+    }
+
+    /// poetry-core's `_inverted`: everything minus the set.
+    fn inverse(&self) -> R<Set> {
+        Set::Range(Range::any()).difference(self)
     }
 
     /// Is `version` in the set? `excluded` is [`Set::excluded_single_version`] of `self`.
@@ -616,6 +628,35 @@ impl Set {
     }
 }
 
+/// Is a union's inverse (poetry-core's `VersionRange().difference(union)`) surely not a
+/// single version, and surely computed without tripping an assertion? Then the inversion,
+/// 10% of the work for a long constraint, can be skipped.
+///
+/// Only for a union where poetry-core's algebra is plain interval algebra: no bound carries a
+/// local label or a post-release (`Version.allows` lets `1.0` match `1.0+x`, and a range
+/// with an exclusive minimum `>1.0` refuses `1.0.post1`; with either, pieces can overlap and
+/// gaps can vanish or merge into one version), and each piece lies wholly below the next.
+/// Then the inverse is made of the gaps between the pieces, and it is one version only for
+/// two pieces, the first unbounded below and the last unbounded above: with a first piece
+/// bounded below (or a last piece bounded above) one gap is unbounded, and with three pieces
+/// or more there are two gaps or more, separated by a piece. No merge of `VersionUnion.of`
+/// fails on such pieces (its merge test and `union`'s agree on intervals).
+///
+/// Debug builds (the tests, the fuzzer) check every answer against the full computation;
+/// `shortcut_agrees_with_the_inversion` runs it over thousands of unions, among them the
+/// post-release and local-label ones that broke a wider rule.
+fn excludes_more_than_one_version(pieces: &[Set]) -> bool {
+    let (Some(first), Some(last)) = (pieces.first(), pieces.last()) else {
+        return false;
+    };
+    if pieces.len() < 3 && first.min().is_none() && last.max().is_none() {
+        return false;
+    }
+    let plain = |v: Option<&V>| !v.is_some_and(|v| v.is_local() || v.is_postrelease());
+    pieces.iter().all(|p| plain(p.min()) && plain(p.max()))
+        && pieces.windows(2).all(|w| w[0].is_strictly_lower(&w[1]))
+}
+
 /// `Version.allows`: a version without a local label matches its local variants.
 fn version_allows(this: &Version, other: &Version) -> bool {
     let mut o = View::of(other);
@@ -855,4 +896,71 @@ fn union_difference(ours: &[Set], other: &Set) -> R<Set> {
 /// The order poetry-core sorts union pieces in (`VersionRange._cmp`).
 pub(crate) fn cmp_pieces(a: &Set, b: &Set) -> Ordering {
     a.cmp_ranges(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `excludes_more_than_one_version` never claims a union whose inverse is one version or
+    /// fails, over every union that ORs of one- and two-atom groups from a pool of bounds
+    /// around the same few versions (with local, pre, post and dev labels) produce.
+    #[test]
+    fn shortcut_agrees_with_the_inversion() {
+        // Each atom is a bound or a set around a few nearby versions.
+        let atoms: Vec<&str> = concat!(
+            "<1.0 >1.0 <=1.0 >=1.0 !=1.0 ==1.0 !=1.0+x <=1.0+x >1.0+x >=1.0.post1 ",
+            ">1.0.post1 <=1.0.post1 <1.0a1 >=1.0a1 >1.0.dev0 !=1.* ==2.* ^1.0 ~1.1 <2.0 ",
+            ">=2.0 !=2.0 <0.9 >=0.9 1.0+x !=0.9.post1 >2.0+x <3 !=1.0.post1 <1.0.post1.dev0 ",
+            ">=1.0.dev0 ~=1.0 !=1.0.* ==1.0.post1.* <=2.0a1 1.0 1.0.post1 !=1.0.0 >1.0.0 ",
+            "<1.0.0.0 >=1!0 <1.0rc1.post1 !=2.0.dev0 >0.9.dev0 <=0.9+y !=1.0+y ^0.9 ",
+            "~0.9.post1 ",
+        )
+        .split_whitespace()
+        .collect();
+        let mut groups: Vec<String> = atoms.iter().map(|a| a.to_string()).collect();
+        for a in &atoms {
+            for b in &atoms {
+                groups.push(format!("{a},{b}"));
+            }
+        }
+        // A small deterministic generator (xorshift) picks 2-4 groups per constraint.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let (mut unions, mut skipped, mut single) = (0, 0, 0);
+        for _ in 0..40_000 {
+            let k = 2 + next(3);
+            let text = (0..k)
+                .map(|_| groups[next(groups.len())].as_str())
+                .collect::<Vec<_>>()
+                .join(" || ");
+            let Ok(set) = crate::parse::parse_constraint(&text, false) else {
+                continue;
+            };
+            let Set::Union(pieces) = &set else { continue };
+            unions += 1;
+            let full = set.inverse();
+            if matches!(full, Ok(Set::Version(_))) {
+                single += 1;
+            }
+            if excludes_more_than_one_version(pieces) {
+                skipped += 1;
+                assert!(
+                    matches!(&full, Ok(inverse) if !matches!(inverse, Set::Version(_))),
+                    "{text}: shortcut taken, but the inverse is {full:?}"
+                );
+            }
+        }
+        // The pool must exercise both sides: unions the shortcut takes, and unions whose
+        // inverse is one version (which it must not take).
+        assert!(
+            unions > 10_000 && skipped > 2_000 && single > 1_000,
+            "{unions} unions, {skipped} shortcuts, {single} single exclusions"
+        );
+    }
 }

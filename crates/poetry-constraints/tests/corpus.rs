@@ -1,7 +1,8 @@
 //! Differential test: poetry-core 2.5.0 labelled every pair of the corpus
 //! (`scripts/poetry_oracle.py corpus --seed 1 --count 30000`); we must agree on every one,
 //! verdict and normalised text alike. Set `POETRY_CORPUS=<file.jsonl>` to check another
-//! corpus (any seed) as well.
+//! corpus (any seed) as well; a relative path is taken from the workspace's root (cargo runs
+//! the test in this crate's directory).
 
 use poetry_constraints::{verdict, Checker, Constraint};
 
@@ -82,7 +83,10 @@ fn checked_in_corpus_agrees_with_poetry_core() {
 
 #[test]
 fn extra_corpus_from_the_environment() {
-    if let Ok(path) = std::env::var("POETRY_CORPUS") {
-        check(&path);
+    if let Some(path) = std::env::var_os("POETRY_CORPUS") {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(path);
+        check(&path.to_string_lossy());
     }
 }

@@ -71,6 +71,12 @@ fn assert_clean(r: &Report) {
     );
 }
 
+/// Some note of the run satisfies `wanted`; otherwise fail, showing every note.
+#[track_caller]
+fn assert_noted(r: &Report, wanted: impl Fn(&str) -> bool) {
+    assert!(r.notes.iter().any(|n| wanted(n)), "{:?}", r.notes);
+}
+
 #[test]
 fn five_units_upgrade_leader_last_on_every_seed() {
     for seed in 1..=6 {
@@ -131,13 +137,9 @@ fn a_unit_that_fails_its_upgrade_stops_the_upgrade_there() {
 fn an_unhealthy_cluster_refuses_the_pre_upgrade_check() {
     let (sim, r) = upgrade(cfg(4, 1, vec![Fault::UnhealthyAtPreCheck(3)])).unwrap();
     assert_clean(&r);
-    assert!(
-        r.notes
-            .iter()
-            .any(|n| n.contains("pre-upgrade-check failed: Pre-upgrade check failed")),
-        "{:?}",
-        r.notes
-    );
+    assert_noted(&r, |n| {
+        n.contains("pre-upgrade-check failed: Pre-upgrade check failed")
+    });
     assert!(!sim.app_bag().contains_key("upgrade-stack"));
 }
 
@@ -267,13 +269,9 @@ fn kubernetes_upgrade_follows_the_partition_and_resume_upgrade() {
                 "upgrade-reference/0"
             ]
         );
-        assert!(
-            r.notes
-                .iter()
-                .any(|n| n.contains("resume-upgrade: Upgrade will resume on unit 3")),
-            "{:?}",
-            r.notes
-        );
+        assert_noted(&r, |n| {
+            n.contains("resume-upgrade: Upgrade will resume on unit 3")
+        });
     }
 }
 
@@ -313,24 +311,13 @@ fn a_refresh_without_pre_check_is_blocked_then_proceeds() {
             let on_k8s = config.substrate == Substrate::K8s;
             let (_sim, r) = upgrade(config).unwrap();
             assert_clean(&r);
-            assert!(
-                r.notes
-                    .iter()
-                    .any(|n| n
-                        .starts_with("application blocked: Refreshed without pre-upgrade-check")),
-                "{:?}",
-                r.notes
-            );
+            assert_noted(&r, |n| {
+                n.starts_with("application blocked: Refreshed without pre-upgrade-check")
+            });
             assert_eq!(r.app_status, "active");
             let order: Vec<&str> = r.order.iter().map(String::as_str).collect();
             if on_k8s {
-                assert!(
-                    r.notes
-                        .iter()
-                        .any(|n| n.starts_with("finished without resume-upgrade")),
-                    "{:?}",
-                    r.notes
-                );
+                assert_noted(&r, |n| n.starts_with("finished without resume-upgrade"));
                 assert_eq!(
                     order,
                     [
@@ -409,13 +396,7 @@ fn scaling_in_every_phase_never_stalls_on_kubernetes() {
                     Some("upgrade-reference/4")
                 );
                 assert_eq!(sim.partitions()[..2], [3, 4]);
-                assert!(
-                    r.notes
-                        .iter()
-                        .any(|n| n == "resume-upgrade: Upgrade will resume on unit 3"),
-                    "{:?}",
-                    r.notes
-                );
+                assert_noted(&r, |n| n == "resume-upgrade: Upgrade will resume on unit 3");
             }
             if fault == Fault::RemoveUnit(3, Phase::AfterPreCheck) {
                 assert_eq!(sim.partitions()[..2], [3, 2]);

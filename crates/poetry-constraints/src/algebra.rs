@@ -346,12 +346,12 @@ impl Set {
         };
         if excludes_more_than_one_version(pieces) {
             debug_assert!(
-                matches!(Self::inverse(self), Ok(ref inverse) if !matches!(inverse, Set::Version(_))),
+                matches!(self.inverse(), Ok(ref inverse) if !matches!(inverse, Set::Version(_))),
                 "excludes_more_than_one_version is wrong for {self:?}"
             );
             return Ok(None);
         }
-        Ok(match Self::inverse(self)? {
+        Ok(match self.inverse()? {
             Set::Version(v) => Some(v),
             _ => None,
         })

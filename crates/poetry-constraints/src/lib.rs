@@ -205,36 +205,26 @@ impl Checker {
 
     /// The same answer as [`verdict`]`(constraint, version)`.
     pub fn verdict(&mut self, constraint: &str, version: &str) -> Verdict {
-        let hash = self.constraints.hash(constraint);
-        let c = match self.constraints.get(hash, constraint) {
-            Some(c) => c,
-            None => {
-                let atoms = &mut self.atoms;
-                let mut atom = |text: &str| {
-                    let hash = atoms.hash(text);
-                    if let Some(known) = atoms.get(hash, text) {
-                        return known.clone().ok_or(parse::AtomError::Unmatched);
-                    }
-                    let set = parse::parse_atom(text);
-                    atoms.insert(hash, text, set.as_ref().ok().cloned());
-                    set
-                };
-                let parsed = parse::parse_constraint_with(constraint, false, &mut atom)
-                    .ok()
-                    .map(Constraint::from_set);
-                self.constraints.insert(hash, constraint, parsed)
-            }
-        };
+        let atoms = &mut self.atoms;
+        let c = self.constraints.get_or_insert_with(constraint, || {
+            // An atom's error kind only matters for detailed messages, which a batch does
+            // not give: a remembered invalid atom is `Unmatched`.
+            let mut atom = |text: &str| {
+                atoms
+                    .get_or_insert_with(text, || parse::parse_atom(text).ok())
+                    .clone()
+                    .ok_or(parse::AtomError::Unmatched)
+            };
+            parse::parse_constraint_with(constraint, false, &mut atom)
+                .ok()
+                .map(Constraint::from_set)
+        });
         let Some(c) = c else {
             return Verdict::InvalidConstraint;
         };
-        let hash = self.versions.hash(version);
-        let v = match self.versions.get(hash, version) {
-            Some(v) => v,
-            None => self
-                .versions
-                .insert(hash, version, Version::parse(version).ok()),
-        };
+        let v = self
+            .versions
+            .get_or_insert_with(version, || Version::parse(version).ok());
         match v {
             None => Verdict::InvalidVersion,
             Some(v) if c.allows(v) => Verdict::True,

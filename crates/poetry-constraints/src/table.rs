@@ -18,6 +18,20 @@ struct Entry<T> {
     value: T,
 }
 
+impl<T> Entry<T> {
+    /// An entry for `key`, whose text is appended to `text`.
+    fn new(text: &mut String, hash: u64, key: &str, value: T) -> Entry<T> {
+        let start = text.len();
+        text.push_str(key);
+        Entry {
+            hash,
+            start,
+            end: text.len(),
+            value,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct TextTable<T> {
     text: String,
@@ -42,34 +56,39 @@ impl<T> TextTable<T> {
         self.entries.clear();
     }
 
-    pub(crate) fn hash(&self, key: &str) -> u64 {
-        self.hasher.hash_one(key)
-    }
-
-    /// The value of `key`, whose [`TextTable::hash`] is `hash`.
-    pub(crate) fn get(&self, hash: u64, key: &str) -> Option<&T> {
-        let text = &self.text;
-        self.entries
-            .find(hash, |e| e.hash == hash && &text[e.start..e.end] == key)
-            .map(|e| &e.value)
-    }
-
-    /// Add `key` (not in the table, hash `hash`) with its value, and return the value.
-    pub(crate) fn insert(&mut self, hash: u64, key: &str, value: T) -> &T {
-        if self.entries.len() >= self.limit {
-            self.clear();
-        }
-        let start = self.text.len();
-        self.text.push_str(key);
-        let entry = Entry {
+    /// The value of `key`, made by `make` and remembered if the table does not have it yet.
+    pub(crate) fn get_or_insert_with(&mut self, key: &str, make: impl FnOnce() -> T) -> &T {
+        let hash = self.hasher.hash_one(key);
+        let TextTable {
+            text,
+            entries,
+            limit,
+            ..
+        } = self;
+        let full = entries.len() >= *limit;
+        let found = entries.entry(
             hash,
-            start,
-            end: self.text.len(),
-            value,
+            |e| e.hash == hash && &text[e.start..e.end] == key,
+            |e| e.hash,
+        );
+        let vacant = match found {
+            hashbrown::hash_table::Entry::Occupied(known) => return &known.into_mut().value,
+            hashbrown::hash_table::Entry::Vacant(vacant) => vacant,
         };
-        &self
-            .entries
-            .insert_unique(hash, entry, |e| e.hash)
+        let value = make();
+        if full {
+            // Start afresh rather than grow without bound.
+            let entries = vacant.into_table();
+            text.clear();
+            entries.clear();
+            let entry = Entry::new(text, hash, key, value);
+            return &entries
+                .insert_unique(hash, entry, |e| e.hash)
+                .into_mut()
+                .value;
+        }
+        &vacant
+            .insert(Entry::new(text, hash, key, value))
             .into_mut()
             .value
     }
@@ -87,20 +106,33 @@ mod tests {
     #[test]
     fn finds_what_was_inserted_and_starts_afresh_when_full() {
         let mut t = TextTable::new(3);
+        let mut made = Vec::new();
+        let mut get = |t: &mut TextTable<usize>, k: &'static str, v: usize| {
+            *t.get_or_insert_with(k, || {
+                made.push(k);
+                v
+            })
+        };
         for (i, k) in ["a", "ab", "b"].into_iter().enumerate() {
-            let h = t.hash(k);
-            assert!(t.get(h, k).is_none());
-            assert_eq!(*t.insert(h, k, i), i);
+            assert_eq!(get(&mut t, k, i), i);
         }
-        for (i, k) in ["a", "ab", "b"].into_iter().enumerate() {
-            assert_eq!(t.get(t.hash(k), k), Some(&i));
+        for k in ["a", "ab", "b"] {
+            // Remembered: the old value, nothing made.
+            assert_eq!(
+                get(&mut t, k, 99),
+                ["a", "ab", "b"].iter().position(|x| *x == k).unwrap()
+            );
         }
-        // "a" and "ab" share bytes in the key text but are different keys.
-        assert!(t.get(t.hash("ba"), "ba").is_none());
-        let h = t.hash("c");
-        t.insert(h, "c", 9);
+        // "ba" shares bytes with the key text "aabb" but is a different key; the table is
+        // full, so it starts afresh with "ba" alone.
+        assert_eq!(get(&mut t, "ba", 9), 9);
         assert_eq!(t.len(), 1, "a full table is emptied before the next insert");
-        assert!(t.get(t.hash("a"), "a").is_none());
-        assert_eq!(t.get(h, "c"), Some(&9));
+        assert_eq!(
+            get(&mut t, "a", 5),
+            5,
+            "forgotten when the table started afresh"
+        );
+        assert_eq!(get(&mut t, "ba", 0), 9);
+        assert_eq!(made, ["a", "ab", "b", "ba", "a"]);
     }
 }

@@ -417,7 +417,11 @@ impl<W: Workload> UpgradeHooks for Hooks<'_, W> {
         cx.set_unit_field(HEALTH_KEY, &h);
         cx.set_unit_field(VERSION_KEY, &v);
         Ok(match result {
-            Ok(()) => GrantOutcome::Completed,
+            Ok(()) => {
+                // What `juju status` shows, from this hook on (not the next update-status).
+                cx.set_workload_version(&self.target);
+                GrantOutcome::Completed
+            }
             Err(cause) => {
                 cx.log(LogLevel::Error, cause.clone());
                 GrantOutcome::Failed { cause: Some(cause) }

@@ -8,5 +8,6 @@ pub mod explore;
 pub mod k8s;
 pub mod scenario;
 pub mod sim;
+pub mod sweep;
 pub mod tool;
 pub mod wire;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use juju_sim::sim::{Fault, Phase, Report, Schedule, SimConfig, Substrate};
+use juju_sim::sim::{Fault, Report, Schedule, SimConfig, Substrate};
 
 #[derive(Parser)]
 #[command(
@@ -29,6 +29,59 @@ enum Cmd {
     /// Explore event orders in-process (the coordinator itself, no processes): every
     /// interleaving up to 4 units, random schedules above.
     Explore(ExploreArgs),
+    /// The crash-point sweep: one run per way one unit's dispatch can be killed (every tool
+    /// call of every hook and action it runs from the first pre-upgrade-check on) or one hook
+    /// tool can fail once (from the refresh on), for upgrade and rollback, with the operator
+    /// model on; prints a table of how the runs ended and the command reproducing each stuck
+    /// run or violation.
+    #[command(after_help = SWEEP_HELP)]
+    Sweep(SweepArgs),
+}
+
+const SWEEP_HELP: &str = "\
+How a run ends (the operator model: a failed action is run again, then the operator does what \
+the statuses say, each step at most --operator times):
+  converged  every unit idle, Active, on the intended revision and showing its version
+  guided     not converged, but a status names the next step (taken the most times already)
+  stuck      not converged and nothing names a next step
+  violation  an invariant broke, or the model did not settle
+
+Examples:
+  juju-sim sweep                                  machines and Kubernetes, 3 units, one FIFO order
+  juju-sim sweep --substrate vm --scenario rollback
+  juju-sim sweep --units 5 --seeds 10             random orders from seeds 1..=10 (long)
+
+Exit status: 0 when no run is stuck or broke an invariant, 1 otherwise, 2 for a usage error.";
+
+#[derive(Args, Clone)]
+struct SweepArgs {
+    /// Units per run.
+    #[arg(long, default_value_t = 3)]
+    units: usize,
+    /// Substrates to sweep (default: both).
+    #[arg(long, value_parser = ["vm", "k8s"])]
+    substrate: Vec<String>,
+    /// Scenarios to sweep (default: both).
+    #[arg(long, value_parser = ["upgrade", "rollback"])]
+    scenario: Vec<String>,
+    /// Random event orders from seeds 1..=N instead of one FIFO order.
+    #[arg(long, value_name = "N")]
+    seeds: Option<u64>,
+    /// The operator model's bound: each step at most this many times.
+    #[arg(long, default_value_t = 3)]
+    operator: usize,
+    /// Runs at once (default: the number of CPUs).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Print a line per run as it finishes.
+    #[arg(long, short)]
+    verbose: bool,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// The charm's dispatch binary (default: `dispatch` beside this program).
+    #[arg(long)]
+    dispatch: Option<PathBuf>,
 }
 
 #[derive(Args, Clone)]
@@ -71,9 +124,12 @@ struct RunArgs {
     #[arg(long, default_value = "random")]
     schedule: String,
     /// Faults: fail-upgrade:UNIT, unhealthy:UNIT, tool-fails-once:UNIT:TOOL,
-    /// kill-mid-hook:UNIT:CALLS, incompatible, no-pre-check,
+    /// kill-mid-hook:UNIT:CALL[:DISPATCH], incompatible, no-pre-check,
     /// add-unit:PHASE, remove-unit:UNIT:PHASE (PHASE: after-pre-check, mid-upgrade:HOOKS,
-    /// mid-rollback:HOOKS).
+    /// mid-rollback:HOOKS). tool-fails-once: the unit's first call of TOOL from the refresh
+    /// on fails. kill-mid-hook: the unit's dispatch is killed at its CALL-th hook-tool call,
+    /// in its DISPATCH-th hook or action counted from the first pre-upgrade-check, or,
+    /// without DISPATCH, in the first one from the refresh on that makes CALL calls.
     #[arg(long = "fault")]
     faults: Vec<String>,
     /// Print the report as JSON on stdout.
@@ -88,50 +144,17 @@ struct RunArgs {
     /// The charm's dispatch binary (default: `dispatch` beside this program).
     #[arg(long)]
     dispatch: Option<PathBuf>,
+    /// The operator model: when an action fails the operator runs it again, and at the end
+    /// does what the application's and units' statuses say (`juju run <app>/leader
+    /// pre-upgrade-check`, `resume-upgrade`, `juju refresh ...`), each step at most N times;
+    /// the report then says whether the run converged, was guided or is stuck.
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "3")]
+    operator: Option<usize>,
 }
 
-fn phase(parts: &[&str]) -> Result<Phase> {
-    match parts {
-        ["after-pre-check"] => Ok(Phase::AfterPreCheck),
-        ["mid-upgrade", k] => Ok(Phase::MidUpgrade(k.parse().context("mid-upgrade:HOOKS")?)),
-        ["mid-rollback", k] => Ok(Phase::MidRollback(k.parse().context("mid-rollback:HOOKS")?)),
-        other => bail!(
-            "unknown phase {other:?}: after-pre-check, mid-upgrade:HOOKS or mid-rollback:HOOKS"
-        ),
-    }
-}
-
-fn parse_fault(s: &str) -> Result<Fault> {
-    let parts: Vec<&str> = s.split(':').collect();
-    let unit = |i: usize| -> Result<u32> {
-        parts
-            .get(i)
-            .context("missing unit number")?
-            .parse()
-            .context("unit number")
-    };
-    Ok(match parts[0] {
-        "fail-upgrade" => Fault::FailUpgrade(unit(1)?),
-        "unhealthy" => Fault::UnhealthyAtPreCheck(unit(1)?),
-        "tool-fails-once" => Fault::ToolFailsOnce {
-            unit: unit(1)?,
-            tool: parts.get(2).context("missing tool name")?.to_string(),
-        },
-        "kill-mid-hook" => Fault::KillMidHook {
-            unit: unit(1)?,
-            after: parts.get(2).context("missing call count")?.parse()?,
-        },
-        "incompatible" => Fault::IncompatibleRefresh,
-        "no-pre-check" => Fault::NoPreCheck,
-        "add-unit" => Fault::AddUnit(phase(&parts[1..])?),
-        "remove-unit" => Fault::RemoveUnit(unit(1)?, phase(&parts[2..])?),
-        other => bail!("unknown fault {other:?}"),
-    })
-}
-
-fn config(a: &RunArgs) -> Result<SimConfig> {
+fn dispatch_path(given: &Option<PathBuf>) -> Result<PathBuf> {
     let me = std::env::current_exe()?;
-    let dispatch = match (&a.dispatch, std::env::var_os("JUJU_SIM_DISPATCH")) {
+    let dispatch = match (given, std::env::var_os("JUJU_SIM_DISPATCH")) {
         (Some(d), _) => d.clone(),
         (None, Some(d)) => PathBuf::from(d),
         (None, None) => me.with_file_name("dispatch"),
@@ -142,6 +165,12 @@ fn config(a: &RunArgs) -> Result<SimConfig> {
             dispatch.display()
         );
     }
+    Ok(std::fs::canonicalize(dispatch)?)
+}
+
+fn config(a: &RunArgs) -> Result<SimConfig> {
+    let me = std::env::current_exe()?;
+    let dispatch = dispatch_path(&a.dispatch)?;
     let schedule = match a.schedule.as_str() {
         "random" => Schedule::Random,
         "fifo" => Schedule::Fifo,
@@ -163,15 +192,16 @@ fn config(a: &RunArgs) -> Result<SimConfig> {
         },
         seed: a.seed,
         schedule,
-        dispatch: std::fs::canonicalize(dispatch)?,
+        dispatch,
         tool: me,
         faults: a
             .faults
             .iter()
-            .map(|f| parse_fault(f))
+            .map(|f| f.parse::<Fault>())
             .collect::<Result<_>>()?,
         verbose: a.verbose,
         live: !a.verbose && !a.quiet && !a.json && std::io::stderr().is_terminal(),
+        operator: a.operator,
     })
 }
 
@@ -219,6 +249,34 @@ fn print_report(r: &Report) {
     }
     if !r.order.is_empty() {
         println!("\n  upgrade order: {}", r.order.join(" -> "));
+    }
+    for f in &r.faults_fired {
+        println!("  fault: {f}");
+    }
+    if let Some(o) = &r.outcome {
+        use juju_sim::scenario::Outcome;
+        match o {
+            Outcome::Converged => println!("\n  outcome: converged"),
+            Outcome::Guided {
+                step,
+                shown,
+                problems,
+            } => {
+                println!(
+                    "\n  outcome: guided: {shown:?} names {:?}, already taken the most times the operator may",
+                    step.command()
+                );
+                for p in problems {
+                    println!("    {p}");
+                }
+            }
+            Outcome::Stuck { problems } => {
+                println!("\n  outcome: STUCK: not converged and no status names a next step");
+                for p in problems {
+                    println!("    {p}");
+                }
+            }
+        }
     }
     if r.violations.is_empty() {
         println!("\n  invariants: all held");
@@ -285,11 +343,139 @@ fn explore(a: &ExploreArgs) -> Result<bool> {
     Ok(f.violations.is_empty())
 }
 
+fn sweep(a: &SweepArgs) -> Result<bool> {
+    use juju_sim::sweep::{Scenario, SweepConfig, Verdict};
+    let substrates = if a.substrate.is_empty() {
+        vec![Substrate::Vm, Substrate::K8s]
+    } else {
+        a.substrate
+            .iter()
+            .map(|s| {
+                if s == "k8s" {
+                    Substrate::K8s
+                } else {
+                    Substrate::Vm
+                }
+            })
+            .collect()
+    };
+    let scenarios = if a.scenario.is_empty() {
+        vec![Scenario::Upgrade, Scenario::Rollback]
+    } else {
+        a.scenario
+            .iter()
+            .map(|s| {
+                if s == "rollback" {
+                    Scenario::Rollback
+                } else {
+                    Scenario::Upgrade
+                }
+            })
+            .collect()
+    };
+    if a.units == 0 {
+        bail!("--units must be at least 1");
+    }
+    let cfg = SweepConfig {
+        units: a.units,
+        scenarios,
+        substrates,
+        seeds: a.seeds,
+        operator: a.operator,
+        jobs: a
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        dispatch: dispatch_path(&a.dispatch)?,
+        tool: std::env::current_exe()?,
+        progress: a.verbose,
+    };
+    let report = juju_sim::sweep::sweep(&cfg)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(report.passed());
+    }
+    let order = match a.seeds {
+        None => "one FIFO order".to_owned(),
+        Some(n) => format!("random orders from seeds 1..={n}"),
+    };
+    println!(
+        "crash-point sweep: {} units, {order}, operator model (each step at most {} times): {} runs in {:.0} s\n",
+        a.units,
+        a.operator,
+        report.runs.len(),
+        report.seconds
+    );
+    println!(
+        "  {:<10} {:<11} {:<16} {:>6} {:>9} {:>7} {:>6} {:>10}",
+        "scenario", "substrate", "fault", "runs", "converged", "guided", "stuck", "violation"
+    );
+    for ((scenario, sub, kind), row) in report.table() {
+        let runs: usize = row[..4].iter().sum();
+        println!(
+            "  {:<10} {:<11} {:<16} {:>6} {:>9} {:>7} {:>6} {:>10}{}",
+            scenario.name(),
+            sub,
+            kind,
+            runs,
+            row[Verdict::Converged as usize],
+            row[Verdict::Guided as usize],
+            row[Verdict::Stuck as usize],
+            row[Verdict::Violation as usize],
+            if row[4] > 0 {
+                format!("   ({} faults did not fire)", row[4])
+            } else {
+                String::new()
+            }
+        );
+    }
+    for b in &report.baseline_failures {
+        println!("\n  BASELINE (no sweep fault) did not converge: {b}");
+    }
+    let guided: Vec<_> = report
+        .runs
+        .iter()
+        .filter(|r| r.verdict == Verdict::Guided)
+        .collect();
+    if !guided.is_empty() {
+        println!("\n  guided runs (a status names the next step):");
+        for r in guided.iter().take(20) {
+            println!(
+                "    {}\n      {}",
+                r.command,
+                r.detail.first().cloned().unwrap_or_default()
+            );
+        }
+        if guided.len() > 20 {
+            println!(
+                "    ... and {} more (--json lists them all)",
+                guided.len() - 20
+            );
+        }
+    }
+    let failures: Vec<_> = report.failures().collect();
+    if failures.is_empty() {
+        println!("\n  0 stuck, 0 violations");
+    } else {
+        println!(
+            "\n  FAILED: {} runs stuck or broke an invariant:",
+            failures.len()
+        );
+        for r in &failures {
+            println!("    [{}] {}", r.verdict.name(), r.command);
+            for d in r.detail.iter().take(4) {
+                println!("        {d}");
+            }
+        }
+    }
+    Ok(report.passed())
+}
+
 fn run(cmd: Cmd) -> Result<bool> {
     let (args, result) = match &cmd {
         Cmd::Upgrade(a) => (a, juju_sim::scenario::upgrade(config(a)?)),
         Cmd::Rollback(a) => (a, juju_sim::scenario::rollback(config(a)?)),
         Cmd::Explore(a) => return explore(a),
+        Cmd::Sweep(a) => return sweep(a),
     };
     let (mut sim, report) = result?;
     sim.draw(true);
@@ -298,7 +484,11 @@ fn run(cmd: Cmd) -> Result<bool> {
     } else {
         print_report(&report);
     }
-    Ok(report.violations.is_empty())
+    let stuck = matches!(
+        report.outcome,
+        Some(juju_sim::scenario::Outcome::Stuck { .. })
+    );
+    Ok(report.violations.is_empty() && !stuck)
 }
 
 fn main() -> ExitCode {

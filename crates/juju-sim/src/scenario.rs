@@ -1,9 +1,12 @@
 //! The operator's scenarios: what `juju-sim upgrade` and `juju-sim rollback` do, step by step,
 //! and the end state each must reach.
 
-use anyhow::Result;
+use std::collections::BTreeMap;
 
-use crate::sim::{Fault, Phase, Report, Revision, Sim, SimConfig};
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::sim::{ActionOutcome, Fault, Phase, Report, Revision, Sim, SimConfig, APP};
 
 /// The deployed revision: workload 1.0.0.
 pub fn old_revision() -> Revision {
@@ -31,8 +34,25 @@ fn has(cfg: &SimConfig, f: impl Fn(&Fault) -> bool) -> bool {
 
 /// Deploy, `pre-upgrade-check` on the leader, `juju refresh`, run to the end, check.
 /// With a fault that stops the upgrade, the run ends where the fault leaves it and the
-/// documented end state is checked instead.
+/// documented end state is checked instead. With the operator model on, the operator then
+/// acts on what Juju shows (see [`Operator`]) and the report says how the run ended.
 pub fn upgrade(cfg: SimConfig) -> Result<(Sim, Report)> {
+    let mut op = Operator::new(&cfg);
+    let (mut sim, notes, end) = upgrade_steps(cfg, &mut op)?;
+    let report = finish(&mut sim, notes, "upgrade", &mut op, end)?;
+    Ok((sim, report))
+}
+
+/// How the scripted part of a scenario ended.
+enum End {
+    /// The upgrade ran to its end: check it (each unit upgraded once, unless scaled).
+    Finished { once: bool },
+    /// A fault stopped it where the scenario expected (its own checks are done).
+    Stopped,
+}
+
+/// The scripted steps and checks of [`upgrade`].
+fn upgrade_steps(cfg: SimConfig, op: &mut Operator) -> Result<(Sim, Vec<String>, End)> {
     let units = cfg.units;
     let incompatible = has(&cfg, |f| *f == Fault::IncompatibleRefresh);
     let fail_unit = cfg.faults.iter().find_map(|f| match f {
@@ -64,11 +84,13 @@ pub fn upgrade(cfg: SimConfig) -> Result<(Sim, Report)> {
     }
 
     let leader = sim.leader();
+    sim.start_counting()?;
     if has(sim.config(), |f| *f == Fault::NoPreCheck) {
         // The operator forgets the pre-upgrade-check: the refresh must be detected, the
         // application Blocked with the next step, nobody upgraded; then the check starts it.
         sim.arm_faults(&target)?;
         sim.refresh(&target)?;
+        op.intend(&target);
         let n = sim.settle(budget(units))?;
         notes.push(format!(
             "refreshed to revision {} without pre-upgrade-check: settled in {n} hooks",
@@ -92,10 +114,13 @@ pub fn upgrade(cfg: SimConfig) -> Result<(Sim, Report)> {
                 sim.upgrade_order()
             ));
         }
-        let pre = sim.run_action(leader, "pre-upgrade-check")?;
-        if let Some(m) = &pre.failure {
-            sim.violations
-                .push(format!("pre-upgrade-check after the refresh failed: {m}"));
+        let pre = op.run_action(&mut sim, &mut notes, leader, "pre-upgrade-check")?;
+        if let Some(m) = pre.failed() {
+            op.unexpected(
+                &mut sim,
+                &mut notes,
+                format!("pre-upgrade-check after the refresh failed: {m}"),
+            );
         }
         let n = sim.settle(budget(units))?;
         notes.push(format!("pre-upgrade-check, then settled in {n} hooks"));
@@ -107,34 +132,31 @@ pub fn upgrade(cfg: SimConfig) -> Result<(Sim, Report)> {
                     "finished without resume-upgrade (every pod was already recreated)".into(),
                 );
             } else {
-                let resume = sim.run_action(leader, "resume-upgrade")?;
-                notes.push(format!(
-                    "resume-upgrade: {:?} {:?}",
-                    resume.results, resume.failure
-                ));
+                let resume = op.run_action(&mut sim, &mut notes, leader, "resume-upgrade")?;
+                notes.push(describe("resume-upgrade", &resume));
                 let n = sim.settle(budget(units))?;
                 notes.push(format!("settled in {n} hooks"));
             }
         }
-        sim.check_final(&target);
-        sim.check_each_upgraded_once();
-        let report = sim.report("upgrade", notes);
-        return Ok((sim, report));
+        op.intend(&target);
+        return Ok((sim, notes, End::Finished { once: true }));
     }
-    let pre = sim.run_action(leader, "pre-upgrade-check")?;
-    match &pre.failure {
+    let pre = op.run_action(&mut sim, &mut notes, leader, "pre-upgrade-check")?;
+    match pre.failed() {
         Some(msg) => {
             notes.push(format!("pre-upgrade-check failed: {msg}"));
             if unhealthy.is_none() {
-                sim.violations
-                    .push(format!("pre-upgrade-check failed unexpectedly: {msg}"));
+                op.unexpected(
+                    &mut sim,
+                    &mut notes,
+                    format!("pre-upgrade-check failed unexpectedly: {msg}"),
+                );
             }
             if sim.app_bag().contains_key("upgrade-stack") {
                 sim.violations
                     .push("a failed pre-upgrade-check wrote an upgrade stack".into());
             }
-            let report = sim.report("upgrade", notes);
-            return Ok((sim, report));
+            return Ok((sim, notes, End::Stopped));
         }
         None => {
             notes.push(format!(
@@ -159,6 +181,7 @@ pub fn upgrade(cfg: SimConfig) -> Result<(Sim, Report)> {
     }
     sim.arm_faults(&target)?;
     sim.refresh(&target)?;
+    op.intend(&target);
     scale_midway(&mut sim, &mut notes, "upgrade", |p| match p {
         Phase::MidUpgrade(k) => Some(k),
         _ => None,
@@ -181,9 +204,9 @@ pub fn upgrade(cfg: SimConfig) -> Result<(Sim, Report)> {
                 sim.upgrade_order()
             ));
         }
-        let resume = sim.run_action(leader, "resume-upgrade")?;
-        match &resume.failure {
-            Some(m) => sim.violations.push(format!("resume-upgrade failed: {m}")),
+        let resume = op.run_action(&mut sim, &mut notes, leader, "resume-upgrade")?;
+        match resume.failed() {
+            Some(m) => op.unexpected(&mut sim, &mut notes, format!("resume-upgrade failed: {m}")),
             None => notes.push(format!(
                 "resume-upgrade: {}",
                 resume.results.get("message").cloned().unwrap_or_default()
@@ -218,8 +241,7 @@ pub fn upgrade(cfg: SimConfig) -> Result<(Sim, Report)> {
                 sim.upgrade_order()
             ));
         }
-        let report = sim.report("upgrade", notes);
-        return Ok((sim, report));
+        return Ok((sim, notes, End::Stopped));
     }
     if let Some(u) = fail_unit {
         match sim.unit_view(u) {
@@ -230,13 +252,9 @@ pub fn upgrade(cfg: SimConfig) -> Result<(Sim, Report)> {
                 "unit {u} should have failed its upgrade, it is {other:?}"
             )),
         }
-        let report = sim.report("upgrade", notes);
-        return Ok((sim, report));
+        return Ok((sim, notes, End::Stopped));
     }
-    sim.check_final(&target);
-    sim.check_each_upgraded_once();
-    let report = sim.report("upgrade", notes);
-    Ok((sim, report))
+    Ok((sim, notes, End::Finished { once: true }))
 }
 
 /// The scaling fault set `k` hooks into the `during` phase (`hooks_into` picks `k` out of
@@ -282,11 +300,11 @@ pub fn rollback(mut cfg: SimConfig) -> Result<(Sim, Report)> {
         cfg.faults.push(Fault::FailUpgrade(unit));
     }
     let units = cfg.units;
-    let (mut sim, mut report) = upgrade(cfg)?;
-    let mut notes = std::mem::take(&mut report.notes);
+    let mut op = Operator::new(&cfg);
+    let (mut sim, mut notes, _) = upgrade_steps(cfg, &mut op)?;
     let leader = sim.leader();
-    let pre = sim.run_action(leader, "pre-upgrade-check")?;
-    notes.push(match &pre.failure {
+    let pre = op.run_action(&mut sim, &mut notes, leader, "pre-upgrade-check")?;
+    notes.push(match pre.failed() {
         Some(m) => format!("rollback pre-upgrade-check failed: {m}"),
         None => format!(
             "rollback pre-upgrade-check: stack {}, leader {:?}",
@@ -300,6 +318,7 @@ pub fn rollback(mut cfg: SimConfig) -> Result<(Sim, Report)> {
     sim.clear_injected_workload_faults()?;
     let old = old_revision();
     sim.refresh(&old)?;
+    op.intend(&old);
     scale_midway(&mut sim, &mut notes, "rollback", |p| match p {
         Phase::MidRollback(k) => Some(k),
         _ => None,
@@ -310,18 +329,317 @@ pub fn rollback(mut cfg: SimConfig) -> Result<(Sim, Report)> {
         old.number
     ));
     if sim.is_k8s() {
-        let resume = sim.run_action(leader, "resume-upgrade")?;
-        notes.push(match &resume.failure {
-            Some(m) => format!("rollback resume-upgrade failed: {m}"),
-            None => format!("rollback resume-upgrade: {:?}", resume.results),
-        });
+        let resume = op.run_action(&mut sim, &mut notes, leader, "resume-upgrade")?;
+        notes.push(describe("rollback resume-upgrade", &resume));
         let n = sim.settle(budget(units))?;
         notes.push(format!(
             "settled in {n} hooks; partitions set: {:?}",
             sim.partitions()
         ));
     }
-    sim.check_final(&old);
-    let report = sim.report("rollback", notes);
+    let report = finish(
+        &mut sim,
+        notes,
+        "rollback",
+        &mut op,
+        End::Finished { once: false },
+    )?;
     Ok((sim, report))
+}
+
+/// An action's result in words.
+fn describe(what: &str, outcome: &ActionOutcome) -> String {
+    match outcome.failed() {
+        Some(m) => format!("{what} failed: {m}"),
+        None => match outcome.results.get("message") {
+            Some(m) => format!("{what}: {m}"),
+            None => format!("{what}: done"),
+        },
+    }
+}
+
+/// The end of a scenario: without the operator model, the scripted end state is checked;
+/// with it, the operator acts on what Juju shows until the run converges (or cannot).
+fn finish(
+    sim: &mut Sim,
+    mut notes: Vec<String>,
+    scenario: &str,
+    op: &mut Operator,
+    end: End,
+) -> Result<Report> {
+    let outcome = match (op.max, end) {
+        (None, End::Stopped) => None,
+        (None, End::Finished { once }) => {
+            if let Some(rev) = op.current.clone() {
+                sim.check_final(&rev);
+                if once {
+                    sim.check_each_upgraded_once();
+                }
+            }
+            None
+        }
+        (Some(_), end) => {
+            let outcome = op.operate(sim, &mut notes)?;
+            if let (End::Finished { once: true }, Outcome::Converged, 0) =
+                (end, &outcome, op.steps_taken())
+            {
+                sim.check_each_upgraded_once();
+            }
+            Some(outcome)
+        }
+    };
+    let mut report = sim.report(scenario, notes);
+    report.outcome = outcome;
+    Ok(report)
+}
+
+/// A step the simulated operator can take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    /// `juju run <app>/leader pre-upgrade-check`.
+    PreUpgradeCheck,
+    /// `juju run <app>/leader resume-upgrade`.
+    ResumeUpgrade,
+    /// `juju refresh <app>` to the revision being upgraded to.
+    Refresh,
+    /// `juju refresh <app>` back to the revision before the last refresh.
+    RefreshBack,
+}
+
+impl Step {
+    /// The command as the operator types it.
+    pub fn command(self) -> String {
+        match self {
+            Step::PreUpgradeCheck => format!("juju run {APP}/leader pre-upgrade-check"),
+            Step::ResumeUpgrade => format!("juju run {APP}/leader resume-upgrade"),
+            Step::Refresh => format!("juju refresh {APP}"),
+            Step::RefreshBack => format!("juju refresh {APP} (back to the previous revision)"),
+        }
+    }
+}
+
+/// The first step a status message names, if any: `juju run <app>/leader <action>`, "run
+/// pre-upgrade-check on the leader", or `juju refresh` (back, when the message says back, to
+/// the previous revision, or names a `--revision`).
+pub fn step_named(message: &str) -> Option<Step> {
+    let mut found: Vec<(usize, Step)> = Vec::new();
+    let mut look = |needle: &str, step: Step| {
+        if let Some(at) = message.find(needle) {
+            found.push((at, step));
+        }
+    };
+    look(
+        &format!("juju run {APP}/leader pre-upgrade-check"),
+        Step::PreUpgradeCheck,
+    );
+    look("run pre-upgrade-check on the leader", Step::PreUpgradeCheck);
+    look(
+        &format!("juju run {APP}/leader resume-upgrade"),
+        Step::ResumeUpgrade,
+    );
+    if let Some(at) = message.find("juju refresh") {
+        let rest = &message[at..];
+        let back = ["back", "previous revision", "--revision", "--path"]
+            .iter()
+            .any(|w| rest.contains(w));
+        found.push((
+            at,
+            if back {
+                Step::RefreshBack
+            } else {
+                Step::Refresh
+            },
+        ));
+    }
+    found.into_iter().min().map(|(_, step)| step)
+}
+
+/// How a run with the operator model ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Every unit idle, Active, on the intended revision (and showing its version), the
+    /// application Active, the revision's versions stored.
+    Converged,
+    /// Not converged, but a status names the next step, which the operator already took
+    /// the most times it may.
+    Guided {
+        /// The step named.
+        step: Step,
+        /// The status naming it (`who: status message`).
+        shown: String,
+        /// What is still wrong.
+        problems: Vec<String>,
+    },
+    /// Not converged, and nothing the operator sees names a step.
+    Stuck {
+        /// What is still wrong.
+        problems: Vec<String>,
+    },
+}
+
+impl Outcome {
+    /// `converged`, `guided` or `stuck`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Converged => "converged",
+            Outcome::Guided { .. } => "guided",
+            Outcome::Stuck { .. } => "stuck",
+        }
+    }
+}
+
+/// The simulated operator: runs the scenario's actions, retries one that failed, and at the
+/// end does what the statuses say (the application's first, then each unit's), each step at
+/// most `max` times, until the model converges on the revision last refreshed to.
+pub struct Operator {
+    max: Option<usize>,
+    taken: BTreeMap<Step, usize>,
+    /// The revision the operator wants running (the one last refreshed to).
+    current: Option<Revision>,
+    /// The revision before it.
+    previous: Option<Revision>,
+    /// The revision the scenario upgrades to (what a plain `juju refresh` goes to).
+    target: Option<Revision>,
+    /// An injected fault fired during the last [`Operator::run_action`] (retries included).
+    fault_in_last_action: bool,
+}
+
+impl Operator {
+    fn new(cfg: &SimConfig) -> Operator {
+        Operator {
+            max: cfg.operator,
+            taken: BTreeMap::new(),
+            current: None,
+            previous: None,
+            target: None,
+            fault_in_last_action: false,
+        }
+    }
+
+    /// The scenario refreshed to `rev`.
+    fn intend(&mut self, rev: &Revision) {
+        if self.current.as_ref().map(|r| r.number) != Some(rev.number) {
+            self.previous = self.current.take().or_else(|| Some(old_revision()));
+        }
+        if self.target.is_none() {
+            self.target = Some(rev.clone());
+        }
+        self.current = Some(rev.clone());
+    }
+
+    fn steps_taken(&self) -> usize {
+        self.taken.values().sum()
+    }
+
+    /// A scripted action failed where the scenario expects it to succeed: an invariant
+    /// violation, unless an injected fault fired during it (the run's outcome then judges).
+    fn unexpected(&self, sim: &mut Sim, notes: &mut Vec<String>, what: String) {
+        if self.fault_in_last_action {
+            notes.push(format!("{what} (an injected fault fired in it)"));
+        } else {
+            sim.violations.push(what);
+        }
+    }
+
+    /// Runs an action; with the operator model on, one whose dispatch died (`juju run`
+    /// reports it failed, with no message from the charm) is run again once the model has
+    /// settled, unless the model converged meanwhile (each action at most `max` times more
+    /// in all). A refusal with the charm's message is not retried: the operator reads the
+    /// statuses instead (see [`Operator::operate`]).
+    fn run_action(
+        &mut self,
+        sim: &mut Sim,
+        notes: &mut Vec<String>,
+        unit: usize,
+        name: &str,
+    ) -> Result<ActionOutcome> {
+        let step = match name {
+            "resume-upgrade" => Step::ResumeUpgrade,
+            _ => Step::PreUpgradeCheck,
+        };
+        let fired_before = sim.fired().len();
+        loop {
+            let outcome = sim.run_action(unit, name)?;
+            self.fault_in_last_action = sim.fired().len() > fired_before;
+            let (Some(max), Some(why), None) = (self.max, outcome.failed(), &outcome.failure)
+            else {
+                return Ok(outcome);
+            };
+            let taken = self.taken.entry(step).or_default();
+            if *taken >= max {
+                return Ok(outcome);
+            }
+            sim.settle(budget(sim.config().units))?;
+            if let Some(rev) = &self.current {
+                if sim.final_problems(rev).is_empty() {
+                    return Ok(outcome);
+                }
+            }
+            *taken += 1;
+            notes.push(format!("operator: {name} failed ({why}), running it again"));
+        }
+    }
+
+    /// The next step the statuses name: `(step, "who: status message")`.
+    fn next_step(sim: &Sim) -> Option<(Step, String)> {
+        sim.shown_statuses()
+            .into_iter()
+            .find_map(|(who, status, message)| {
+                step_named(&message).map(|s| (s, format!("{who}: {status} {message}")))
+            })
+    }
+
+    /// Acts on what Juju shows until converged, guided or stuck.
+    fn operate(&mut self, sim: &mut Sim, notes: &mut Vec<String>) -> Result<Outcome> {
+        let max = self.max.unwrap_or(0);
+        let units = sim.config().units;
+        loop {
+            let intended = self.current.clone().unwrap_or_else(old_revision);
+            let problems = sim.final_problems(&intended);
+            if problems.is_empty() {
+                return Ok(Outcome::Converged);
+            }
+            let Some((step, shown)) = Self::next_step(sim) else {
+                return Ok(Outcome::Stuck { problems });
+            };
+            let taken = self.taken.entry(step).or_default();
+            if *taken >= max {
+                return Ok(Outcome::Guided {
+                    step,
+                    shown,
+                    problems,
+                });
+            }
+            *taken += 1;
+            notes.push(format!("operator: {} (shown: {shown})", step.command()));
+            let leader = sim.leader();
+            match step {
+                Step::PreUpgradeCheck | Step::ResumeUpgrade => {
+                    let name = if step == Step::ResumeUpgrade {
+                        "resume-upgrade"
+                    } else {
+                        "pre-upgrade-check"
+                    };
+                    let outcome = sim.run_action(leader, name)?;
+                    notes.push(format!("  {}", describe(name, &outcome)));
+                }
+                Step::Refresh | Step::RefreshBack => {
+                    let rev = if step == Step::Refresh {
+                        self.target.clone()
+                    } else {
+                        self.previous.clone()
+                    }
+                    .unwrap_or_else(old_revision);
+                    sim.clear_injected_workload_faults()?;
+                    sim.refresh(&rev)?;
+                    self.intend(&rev);
+                    notes.push(format!("  refreshed to revision {}", rev.number));
+                }
+            }
+            let n = sim.settle(budget(units))?;
+            notes.push(format!("  settled in {n} hooks"));
+        }
+    }
 }

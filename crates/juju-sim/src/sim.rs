@@ -47,19 +47,26 @@ pub enum Fault {
     FailUpgrade(u32),
     /// The unit's workload is stopped before `pre-upgrade-check`.
     UnhealthyAtPreCheck(u32),
-    /// The first call of `tool` in the unit's next hook after `refresh` fails.
+    /// The first call of `tool` the unit makes once the faults are armed (just before the
+    /// refresh) fails, in whichever hook or action makes it; Juju retries that hook.
     ToolFailsOnce {
         /// Unit number.
         unit: u32,
         /// Tool name.
         tool: String,
     },
-    /// The unit's first hook after `refresh` is killed after `after` tool calls.
+    /// The unit's dispatch is killed (SIGKILL) as it makes its `after`-th hook-tool call:
+    /// with `hook`, in its `hook`-th dispatch (hooks and actions, counted from 1) since the
+    /// scenario's first `pre-upgrade-check` ([`Sim::start_counting`]); without, in the first
+    /// dispatch that makes that many calls once the faults are armed (just before the
+    /// refresh). A hook is retried by Juju; an action is not.
     KillMidHook {
         /// Unit number.
         unit: u32,
-        /// Calls before the kill.
+        /// The call at which the dispatch dies (1 = the first call).
         after: usize,
+        /// Which dispatch since arming (`None`: the first that makes `after` calls).
+        hook: Option<usize>,
     },
     /// The refresh goes to a revision whose workload cannot be upgraded to.
     IncompatibleRefresh,
@@ -80,6 +87,122 @@ pub enum Phase {
     MidUpgrade(usize),
     /// After this many hooks of the rollback's refresh.
     MidRollback(usize),
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Phase::AfterPreCheck => write!(f, "after-pre-check"),
+            Phase::MidUpgrade(k) => write!(f, "mid-upgrade:{k}"),
+            Phase::MidRollback(k) => write!(f, "mid-rollback:{k}"),
+        }
+    }
+}
+
+impl Phase {
+    fn parse(parts: &[&str]) -> Result<Phase> {
+        let hooks = |k: &str, what: &str| {
+            k.parse::<usize>()
+                .with_context(|| format!("{what}:HOOKS needs a number of hooks, not {k:?}"))
+        };
+        match parts {
+            ["after-pre-check"] => Ok(Phase::AfterPreCheck),
+            ["mid-upgrade", k] => Ok(Phase::MidUpgrade(hooks(k, "mid-upgrade")?)),
+            ["mid-rollback", k] => Ok(Phase::MidRollback(hooks(k, "mid-rollback")?)),
+            other => bail!(
+                "unknown phase {:?}: after-pre-check, mid-upgrade:HOOKS or mid-rollback:HOOKS",
+                other.join(":")
+            ),
+        }
+    }
+}
+
+/// The `--fault` syntax: what [`Fault`]'s `FromStr` reads and `Display` writes.
+pub const FAULT_SYNTAX: &str = "fail-upgrade:UNIT, unhealthy:UNIT, tool-fails-once:UNIT:TOOL, kill-mid-hook:UNIT:CALL[:DISPATCH], incompatible, no-pre-check, add-unit:PHASE, remove-unit:UNIT:PHASE (PHASE: after-pre-check, mid-upgrade:HOOKS, mid-rollback:HOOKS)";
+
+impl std::str::FromStr for Fault {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Fault> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let number = |i: usize, what: &str| -> Result<usize> {
+            let text = parts
+                .get(i)
+                .with_context(|| format!("{s:?}: missing {what}"))?;
+            text.parse()
+                .with_context(|| format!("{s:?}: {what} must be a number, not {text:?}"))
+        };
+        let unit = |i: usize| -> Result<u32> {
+            u32::try_from(number(i, "unit number")?).context("unit number too large")
+        };
+        let fault = match parts[0] {
+            "fail-upgrade" => Fault::FailUpgrade(unit(1)?),
+            "unhealthy" => Fault::UnhealthyAtPreCheck(unit(1)?),
+            "tool-fails-once" => Fault::ToolFailsOnce {
+                unit: unit(1)?,
+                tool: parts
+                    .get(2)
+                    .filter(|t| !t.is_empty())
+                    .with_context(|| format!("{s:?}: missing tool name"))?
+                    .to_string(),
+            },
+            "kill-mid-hook" => {
+                let after = number(2, "call number")?;
+                if after == 0 {
+                    bail!("{s:?}: calls are counted from 1");
+                }
+                let hook = match parts.get(3) {
+                    None => None,
+                    Some(_) => match number(3, "dispatch number")? {
+                        0 => bail!("{s:?}: dispatches are counted from 1"),
+                        h => Some(h),
+                    },
+                };
+                Fault::KillMidHook {
+                    unit: unit(1)?,
+                    after,
+                    hook,
+                }
+            }
+            "incompatible" => Fault::IncompatibleRefresh,
+            "no-pre-check" => Fault::NoPreCheck,
+            "add-unit" => Fault::AddUnit(Phase::parse(&parts[1..])?),
+            "remove-unit" => Fault::RemoveUnit(unit(1)?, Phase::parse(&parts[2..])?),
+            other => bail!("unknown fault {other:?}: one of {FAULT_SYNTAX}"),
+        };
+        let arity = match &fault {
+            Fault::IncompatibleRefresh | Fault::NoPreCheck => 1,
+            Fault::FailUpgrade(_) | Fault::UnhealthyAtPreCheck(_) => 2,
+            Fault::ToolFailsOnce { .. } => 3,
+            Fault::KillMidHook { hook, .. } => 3 + usize::from(hook.is_some()),
+            Fault::AddUnit(_) | Fault::RemoveUnit(..) => parts.len(),
+        };
+        if parts.len() != arity {
+            bail!("{s:?}: unexpected {:?}", parts[arity..].join(":"));
+        }
+        Ok(fault)
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fault::FailUpgrade(u) => write!(f, "fail-upgrade:{u}"),
+            Fault::UnhealthyAtPreCheck(u) => write!(f, "unhealthy:{u}"),
+            Fault::ToolFailsOnce { unit, tool } => write!(f, "tool-fails-once:{unit}:{tool}"),
+            Fault::KillMidHook { unit, after, hook } => {
+                write!(f, "kill-mid-hook:{unit}:{after}")?;
+                match hook {
+                    Some(h) => write!(f, ":{h}"),
+                    None => Ok(()),
+                }
+            }
+            Fault::IncompatibleRefresh => write!(f, "incompatible"),
+            Fault::NoPreCheck => write!(f, "no-pre-check"),
+            Fault::AddUnit(p) => write!(f, "add-unit:{p}"),
+            Fault::RemoveUnit(u, p) => write!(f, "remove-unit:{u}:{p}"),
+        }
+    }
 }
 
 /// One charm revision: its number and its `versions.json`.
@@ -135,6 +258,10 @@ pub struct SimConfig {
     pub verbose: bool,
     /// Redraw a live per-unit table on the terminal (stderr) as hooks run.
     pub live: bool,
+    /// The operator model (`scenario::Operator`): the most times the simulated operator
+    /// takes each step a status names or retries a failed action. `None`: the operator only
+    /// runs the scenario's script.
+    pub operator: Option<usize>,
 }
 
 /// An event waiting on a unit.
@@ -188,6 +315,12 @@ struct UnitSim {
     fresh: bool,
     fail_tool_once: Option<String>,
     kill_after: Option<usize>,
+    /// `KillMidHook`'s dispatch index, if it names one.
+    kill_in_dispatch: Option<usize>,
+    /// Dispatches run since the faults were armed (`None`: not armed).
+    armed_dispatches: Option<usize>,
+    /// The version the unit last gave `application-version-set` (what `juju status` shows).
+    reported_version: Option<String>,
 }
 
 /// What an action returned.
@@ -199,6 +332,19 @@ pub struct ActionOutcome {
     pub failure: Option<String>,
     /// The dispatch's exit code.
     pub exit: Option<i32>,
+}
+
+impl ActionOutcome {
+    /// Why the action failed as the operator sees it (`juju run` exits non-zero), if it did:
+    /// its `action-fail` message, or the dispatch's death or exit code.
+    pub fn failed(&self) -> Option<String> {
+        match (&self.failure, self.exit) {
+            (Some(m), _) => Some(m.clone()),
+            (None, Some(0)) => None,
+            (None, Some(c)) => Some(format!("the action's dispatch exited {c}")),
+            (None, None) => Some("the action's dispatch was killed".into()),
+        }
+    }
 }
 
 /// A status as the report shows it: `name message`.
@@ -286,6 +432,10 @@ pub struct Report {
     pub trace: Vec<TraceLine>,
     /// Notes from the scenario (outcomes of operator steps).
     pub notes: Vec<String>,
+    /// The injected faults that fired, in words.
+    pub faults_fired: Vec<String>,
+    /// With the operator model on: converged, guided or stuck.
+    pub outcome: Option<crate::scenario::Outcome>,
 }
 
 /// The simulated model.
@@ -325,6 +475,25 @@ pub struct Sim {
     last_draw: Option<Instant>,
     last_hook: BTreeMap<usize, String>,
     first_violation_step: Option<usize>,
+    /// The injected faults that fired, in words.
+    fired: Vec<String>,
+    /// Every dispatch since the faults were armed: what a crash-point sweep enumerates.
+    armed_log: Vec<ArmedDispatch>,
+}
+
+/// One dispatch run after the faults were armed (see [`Sim::armed_log`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArmedDispatch {
+    /// Unit number.
+    pub unit: u32,
+    /// Its index among that unit's dispatches since arming (1 = the first).
+    pub index: usize,
+    /// Hook or action name.
+    pub event: String,
+    /// Hook-tool calls it made.
+    pub calls: usize,
+    /// The tools it called, in order.
+    pub tools: Vec<String>,
 }
 
 const MAX_RETRIES: usize = 6;
@@ -376,6 +545,8 @@ impl Sim {
             last_draw: None,
             last_hook: BTreeMap::new(),
             first_violation_step: None,
+            fired: Vec::new(),
+            armed_log: Vec::new(),
             cfg,
         })
     }
@@ -445,6 +616,9 @@ impl Sim {
             fresh,
             fail_tool_once: None,
             kill_after: None,
+            kill_in_dispatch: None,
+            armed_dispatches: None,
+            reported_version: None,
         });
         Ok(self.units.len() - 1)
     }
@@ -586,7 +760,10 @@ impl Sim {
             action,
             unit_status: u.status.clone(),
             fail_tool_once: u.fail_tool_once.clone(),
-            kill_after_calls: u.kill_after,
+            kill_after_calls: match u.kill_in_dispatch {
+                Some(h) if u.armed_dispatches != Some(h) => None,
+                _ => u.kill_after,
+            },
             journal: journal.to_path_buf(),
         }
     }
@@ -598,6 +775,9 @@ impl Sim {
         event: &Event,
         action: Option<ActionContext>,
     ) -> Result<(Option<i32>, Vec<Entry>)> {
+        if let Some(n) = self.units[i].armed_dispatches.as_mut() {
+            *n += 1;
+        }
         let work = self.dir.path().join("run");
         std::fs::create_dir_all(&work)?;
         let journal = work.join("journal.jsonl");
@@ -664,7 +844,7 @@ impl Sim {
             }
         }
         let out = cmd.output().context("running dispatch")?;
-        let entries = std::fs::read_to_string(&journal)
+        let entries: Vec<Entry> = std::fs::read_to_string(&journal)
             .map(|t| {
                 t.lines()
                     .filter_map(|l| serde_json::from_str(l).ok())
@@ -680,7 +860,60 @@ impl Sim {
                 err.trim()
             );
         }
+        self.after_dispatch(i, event, &entries, out.status.code());
         Ok((out.status.code(), entries))
+    }
+
+    /// Bookkeeping of the faults after a dispatch: the dispatch log since arming, the faults
+    /// that fired (in words), a kill aimed at this dispatch that did not fire.
+    fn after_dispatch(&mut self, i: usize, event: &Event, entries: &[Entry], code: Option<i32>) {
+        let name = match event {
+            Event::Action(a) => format!("action {}", a.name),
+            other => other.name(),
+        };
+        let tools: Vec<String> = entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Call { tool, .. } => Some(tool.clone()),
+                _ => None,
+            })
+            .collect();
+        let u = &mut self.units[i];
+        if let Some(index) = u.armed_dispatches {
+            if u.kill_in_dispatch == Some(index) {
+                // Aimed at this dispatch: it fired or it never will.
+                u.kill_after = None;
+                u.kill_in_dispatch = None;
+            }
+            self.armed_log.push(ArmedDispatch {
+                unit: u.name.number(),
+                index,
+                event: name.clone(),
+                calls: tools.len(),
+                tools: tools.clone(),
+            });
+        }
+        let after = match (code, event) {
+            (Some(0), _) => "the charm handled it and the hook succeeded",
+            (_, Event::Action(_)) => "the action failed (Juju does not retry an action)",
+            _ => "the hook failed and Juju retried it",
+        };
+        for e in entries {
+            if let Entry::Fault { what } = e {
+                self.fired
+                    .push(format!("{}: {what} in {name}; {after}", self.units[i].name));
+            }
+        }
+    }
+
+    /// Every dispatch run since the faults were armed.
+    pub fn armed_log(&self) -> &[ArmedDispatch] {
+        &self.armed_log
+    }
+
+    /// The injected faults that fired, in words.
+    pub fn fired(&self) -> &[String] {
+        &self.fired
     }
 
     /// Applies a finished dispatch: immediate effects always, buffered ones on success;
@@ -704,6 +937,9 @@ impl Sim {
                 } => self.app_status = (status.clone(), message.clone()),
                 Entry::ActionSet { data } => outcome.results.extend(data.clone()),
                 Entry::ActionFail { message } => outcome.failure = Some(message.clone()),
+                Entry::AppVersion { version } => {
+                    self.units[i].reported_version = Some(version.clone());
+                }
                 Entry::Fault { .. } => {
                     self.units[i].fail_tool_once = None;
                     self.units[i].kill_after = None;
@@ -809,6 +1045,7 @@ impl Sim {
         self.units[i].hooks_run += 1;
         self.commit(i, ok, &entries);
         if ok {
+            self.check_reported_version(i);
             self.units[i].failing = None;
             match &source {
                 Source::Lifecycle => {
@@ -949,6 +1186,25 @@ impl Sim {
         line
     }
 
+    /// After a hook that succeeded: what `juju status` shows as the unit's version is the
+    /// workload version it runs.
+    fn check_reported_version(&mut self, i: usize) {
+        let running = self.workload_version(i);
+        if running.is_empty() {
+            return; // nothing installed (yet)
+        }
+        let shown = self.units[i].reported_version.clone();
+        if shown.as_deref() != Some(running.as_str()) {
+            self.violations.push(format!(
+                "step {}: {} runs workload {running} but Juju shows version {}",
+                self.step,
+                self.units[i].name,
+                shown.as_deref().unwrap_or("(none)")
+            ));
+            self.first_violation_step.get_or_insert(self.step);
+        }
+    }
+
     fn check_invariants(&mut self) {
         let before = self.violations.len();
         self.check_invariants_inner();
@@ -1083,6 +1339,9 @@ impl Sim {
         self.units[i].hooks_run += 1;
         let mut outcome = self.commit(i, code == Some(0), &entries);
         outcome.exit = code;
+        if code == Some(0) {
+            self.check_reported_version(i);
+        }
         self.record(i, format!("action {name}"), code);
         if self.cfg.verbose {
             eprintln!(
@@ -1175,6 +1434,7 @@ impl Sim {
 
     /// Arms the faults that apply at `refresh` (and `pre-upgrade-check`) time.
     pub fn arm_faults(&mut self, target: &Revision) -> Result<()> {
+        self.start_counting()?;
         for f in self.cfg.faults.clone() {
             match f {
                 Fault::FailUpgrade(n) => {
@@ -1189,15 +1449,47 @@ impl Sim {
                     let u = self.unit_index(unit)?;
                     self.units[u].fail_tool_once = Some(tool);
                 }
-                Fault::KillMidHook { unit, after } => {
+                Fault::KillMidHook {
+                    unit,
+                    after,
+                    hook: None,
+                } => {
                     let u = self.unit_index(unit)?;
                     self.units[u].kill_after = Some(after);
                 }
+                Fault::KillMidHook { hook: Some(_), .. } => {} // armed by start_counting
                 Fault::UnhealthyAtPreCheck(_)
                 | Fault::IncompatibleRefresh
                 | Fault::NoPreCheck
                 | Fault::AddUnit(_)
                 | Fault::RemoveUnit(..) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// From now on each unit's dispatches are counted (the `DISPATCH` of
+    /// `kill-mid-hook:UNIT:CALL:DISPATCH` is the unit's dispatch number from here, 1 = the
+    /// next), and the kills aimed at a numbered dispatch are armed. The scenarios call it
+    /// just before their first `pre-upgrade-check` (and `arm_faults` calls it, for a
+    /// scenario that has none); later calls change nothing.
+    pub fn start_counting(&mut self) -> Result<()> {
+        if self.units.iter().any(|u| u.armed_dispatches.is_some()) {
+            return Ok(());
+        }
+        for u in &mut self.units {
+            u.armed_dispatches = Some(0);
+        }
+        for f in self.cfg.faults.clone() {
+            if let Fault::KillMidHook {
+                unit,
+                after,
+                hook: Some(h),
+            } = f
+            {
+                let u = self.unit_index(unit)?;
+                self.units[u].kill_after = Some(after);
+                self.units[u].kill_in_dispatch = Some(h);
             }
         }
         Ok(())
@@ -1315,6 +1607,16 @@ impl Sim {
     /// Checks the end state of a finished upgrade to `rev`: every unit idle, Active, on
     /// `rev`'s workload, and `rev`'s dependencies stored.
     pub fn check_final(&mut self, rev: &Revision) {
+        let problems = self.final_problems(rev);
+        self.violations.extend(problems);
+    }
+
+    /// What stands between the model and the end state of a finished upgrade to `rev` (see
+    /// [`Sim::check_final`]), read from what an operator sees (states, statuses, the version
+    /// `juju status` shows, the charm revision) and the workload's own files. Empty when
+    /// converged.
+    pub fn final_problems(&self, rev: &Revision) -> Vec<String> {
+        let mut out = Vec::new();
         for i in 0..self.units.len() {
             let u = &self.units[i];
             if u.gone {
@@ -1332,8 +1634,17 @@ impl Sim {
             if w != rev.workload {
                 problems.push(format!("workload {w:?}"));
             }
+            if u.reported_version.as_deref() != Some(rev.workload.as_str()) {
+                problems.push(format!(
+                    "Juju shows version {:?}",
+                    u.reported_version.as_deref().unwrap_or_default()
+                ));
+            }
+            if u.revision != rev.number {
+                problems.push(format!("charm revision {}", u.revision));
+            }
             if !problems.is_empty() {
-                self.violations.push(format!(
+                out.push(format!(
                     "end: {} expected idle, active, workload {}: {}",
                     u.name,
                     rev.workload,
@@ -1342,18 +1653,19 @@ impl Sim {
             }
         }
         if self.app_status.0 != "active" || !self.app_status.1.is_empty() {
-            self.violations.push(format!(
+            out.push(format!(
                 "end: the application status is {} {:?}, not active",
                 self.app_status.0, self.app_status.1
             ));
         }
         if self.app_bag.get("dependencies") != Some(&rev.wire()) {
-            self.violations.push(format!(
+            out.push(format!(
                 "end: stored dependencies are {:?}, not revision {}'s",
                 self.app_bag.get("dependencies"),
                 rev.number
             ));
         }
+        out
     }
 
     /// Every unit upgraded exactly once.
@@ -1439,7 +1751,28 @@ impl Sim {
                 None => Vec::new(),
             },
             notes,
+            faults_fired: self.fired.clone(),
+            outcome: None,
         }
+    }
+
+    /// The statuses the operator reads, the application's first, then each unit's (the
+    /// leader first): `(who, status name, message)`.
+    pub fn shown_statuses(&self) -> Vec<(String, String, String)> {
+        let mut out = vec![(
+            APP.to_owned(),
+            self.app_status.0.clone(),
+            self.app_status.1.clone(),
+        )];
+        let mut order: Vec<usize> = (0..self.units.len())
+            .filter(|&i| !self.units[i].gone)
+            .collect();
+        order.sort_by_key(|&i| (i != self.leader, i));
+        for i in order {
+            let u = &self.units[i];
+            out.push((u.name.to_string(), u.status.0.clone(), u.status.1.clone()));
+        }
+        out
     }
 
     /// Elapsed wall time.

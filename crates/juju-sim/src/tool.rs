@@ -225,7 +225,7 @@ impl Tool {
         if let Some(n) = self.ctx.kill_after_calls {
             if calls + 1 >= n {
                 self.append(Entry::Fault {
-                    what: format!("dispatch killed at its call {n} ({tool})"),
+                    what: format!("dispatch killed at tool call {n} ({tool})"),
                 });
                 // SAFETY: sending SIGKILL to our parent (the dispatch) is the injected fault.
                 unsafe { libc::kill(libc::getppid(), libc::SIGKILL) };
@@ -239,7 +239,7 @@ impl Tool {
                 .any(|e| matches!(e, Entry::Fault { .. }))
         {
             self.append(Entry::Fault {
-                what: format!("{tool} failed once"),
+                what: format!("{tool} failed once (tool call {})", calls + 1),
             });
             return Err(run_err("connection is shut down"));
         }

@@ -49,6 +49,7 @@ fn cfg(units: usize, seed: u64, faults: Vec<Fault>) -> SimConfig {
         faults,
         verbose: false,
         live: false,
+        operator: None,
     }
 }
 
@@ -154,8 +155,16 @@ fn a_tool_failing_once_and_a_killed_dispatch_are_retried_to_the_end() {
             unit: 1,
             tool: "relation-set".into(),
         },
-        Fault::KillMidHook { unit: 1, after: 2 },
-        Fault::KillMidHook { unit: 0, after: 3 },
+        Fault::KillMidHook {
+            unit: 1,
+            after: 2,
+            hook: None,
+        },
+        Fault::KillMidHook {
+            unit: 0,
+            after: 3,
+            hook: None,
+        },
     ] {
         let (_sim, r) = upgrade(cfg(4, 2, vec![fault.clone()])).unwrap();
         assert_clean(&r);
@@ -287,7 +296,16 @@ fn kubernetes_faults_end_where_documented() {
         "failed",
         "the highest pod checks the versions"
     );
-    let (_sim, r) = upgrade(k8s(4, 3, vec![Fault::KillMidHook { unit: 3, after: 2 }])).unwrap();
+    let (_sim, r) = upgrade(k8s(
+        4,
+        3,
+        vec![Fault::KillMidHook {
+            unit: 3,
+            after: 2,
+            hook: None,
+        }],
+    ))
+    .unwrap();
     assert_clean(&r);
     for seed in 1..=3 {
         let (_sim, r) = rollback(k8s(4, seed, vec![])).unwrap();

@@ -795,6 +795,12 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
                 self.set_own_state(UnitState::Ready)?;
                 if self.app_units()?.len() == 1 {
                     self.grant()?;
+                } else if self.is_top_of_stack()? {
+                    // Juju tells no unit of its own write, and the others may have nothing
+                    // new to write (already `ready` from a round whose recovery pre-check
+                    // never ran): the unit next in line looks at once, as its
+                    // relation-changed would (D19).
+                    self.on_upgrade_changed()?;
                 }
             }
             Substrate::K8s => {
@@ -988,6 +994,15 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         );
         self.on_upgrade_charm()?;
         Ok(true)
+    }
+
+    /// Is this unit the last element (the next to go) of the loaded stack?
+    fn is_top_of_stack(&mut self) -> R<bool, V> {
+        if !self.stack_loaded()? {
+            return Ok(false);
+        }
+        let top = self.stack.as_ref().and_then(|s| s.last().copied());
+        Ok(top == Some(self.unit.number()))
     }
 
     /// Kubernetes: is it this unit's turn to run its late `upgrade-charm` (top of the stack,

@@ -56,6 +56,10 @@ pub struct Effects {
     pub calls: Vec<Call>,
     /// The event must be deferred (re-run at the next dispatch).
     pub deferred: bool,
+    /// The workload version to show in `juju status` (`application-version-set`), set by
+    /// the charm's hooks through [`UpgradeContext::set_workload_version`](crate::UpgradeContext::set_workload_version)
+    /// once the workload runs a new version.
+    pub workload_version: Option<String>,
 }
 
 impl Effects {

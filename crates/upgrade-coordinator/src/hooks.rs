@@ -116,6 +116,14 @@ impl UpgradeContext<'_> {
     pub fn log(&mut self, level: LogLevel, message: impl Into<String>) {
         self.effects.log(level, message);
     }
+
+    /// The workload now runs `version`: `juju status` shows it from the end of this
+    /// dispatch (`application-version-set`). Call it in the hook that upgraded the workload
+    /// (e.g. [`UpgradeHooks::on_upgrade_granted`]), so the operator never reads the old
+    /// version beside a unit that already runs the new one.
+    pub fn set_workload_version(&mut self, version: &str) {
+        self.effects.workload_version = Some(version.to_owned());
+    }
 }
 
 /// The charm author's part of an in-place upgrade, called by the coordinator at the moments

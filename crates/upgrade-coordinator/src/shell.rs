@@ -123,6 +123,9 @@ pub fn apply(
     if let Some(status) = &effects.app_status {
         model.set_app_status(status.clone())?;
     }
+    if let Some(version) = &effects.workload_version {
+        model.set_workload_version(version);
+    }
     for (key, value) in &effects.action_results {
         model.set_action_result(key, value)?;
     }

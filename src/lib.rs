@@ -360,7 +360,11 @@ impl<W: Workload> UpgradeHooks for Hooks<'_, W> {
                 .cloned();
             match health.as_deref() {
                 Some("healthy") => {}
-                Some(other) => return Err(not_ready(format!("{peer}: workload {other}"))),
+                Some(other) => {
+                    // (A peer's value, shown short whatever it wrote.)
+                    let other = upgrade_coordinator::wire::truncate(other, 80);
+                    return Err(not_ready(format!("{peer}: workload {other}")));
+                }
                 None => {
                     return Err(not_ready(format!(
                         "{peer} has not reported its workload health yet"

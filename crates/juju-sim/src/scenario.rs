@@ -393,6 +393,28 @@ fn finish(
     Ok(report)
 }
 
+/// The operator model on its own: with `current` the revision last refreshed to and
+/// `previous` the one before it, the operator does what the statuses say (each step at most
+/// `max` times) until the model converges on the revision it last refreshed to.
+pub fn operate(
+    sim: &mut Sim,
+    notes: &mut Vec<String>,
+    current: &Revision,
+    previous: &Revision,
+    target: &Revision,
+    max: usize,
+) -> Result<Outcome> {
+    let mut op = Operator {
+        max: Some(max),
+        taken: BTreeMap::new(),
+        current: Some(current.clone()),
+        previous: Some(previous.clone()),
+        target: Some(target.clone()),
+        fault_in_last_action: false,
+    };
+    op.operate(sim, notes)
+}
+
 /// A step the simulated operator can take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]

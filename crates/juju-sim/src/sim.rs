@@ -1468,6 +1468,15 @@ impl Sim {
         Ok(())
     }
 
+    /// Kills unit `n`'s next dispatch (hook or action) at its `call`-th hook-tool call.
+    pub fn kill_next_dispatch(&mut self, n: u32, call: usize) -> Result<()> {
+        let u = self.unit_index(n)?;
+        self.injected = true;
+        self.units[u].kill_after = Some(call);
+        self.units[u].kill_in_dispatch = None;
+        Ok(())
+    }
+
     /// From now on each unit's dispatches are counted (the `DISPATCH` of
     /// `kill-mid-hook:UNIT:CALL:DISPATCH` is the unit's dispatch number from here, 1 = the
     /// next), and the kills aimed at a numbered dispatch are armed. The scenarios call it

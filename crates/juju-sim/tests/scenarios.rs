@@ -440,3 +440,95 @@ fn scaling_in_every_phase_never_stalls_on_kubernetes() {
         }
     }
 }
+
+/// Issue 15, case 1: the leader's `pre-upgrade-check` in the recovery round dies at any of
+/// its tool calls (Juju gives an action no second run). Whatever documented step the
+/// operator takes next (run the pre-check again, refresh back at once, or refresh forward to
+/// a fixed revision), the model converges, or a status names the step that leads there.
+/// Before the fix, refreshing back at once left every machine unit `ready` forever with no
+/// status naming anything (`juju-sim rollback --units 3 --fault kill-mid-hook:0:8
+/// --schedule fifo`).
+#[test]
+fn a_killed_recovery_pre_check_then_any_documented_step_converges() {
+    use juju_sim::scenario::{new_revision, old_revision, operate, Outcome};
+    use juju_sim::sim::{Revision, Sim};
+    let forward = Revision::new(4, "1.1.0", ">=1.0");
+    for substrate in [Substrate::Vm, Substrate::K8s] {
+        // Up to the failed unit, then the recovery pre-check killed at call `k`.
+        let failed_at = |k: usize| -> Sim {
+            let mut c = cfg(3, 1, vec![Fault::FailUpgrade(2)]);
+            c.substrate = substrate;
+            c.schedule = Schedule::Fifo;
+            let mut sim = Sim::new(c).unwrap();
+            sim.deploy(&old_revision()).unwrap();
+            sim.settle(5_000).unwrap();
+            let pre = sim.run_action(0, "pre-upgrade-check").unwrap();
+            assert_eq!(pre.failed(), None);
+            sim.arm_faults(&new_revision()).unwrap();
+            sim.refresh(&new_revision()).unwrap();
+            sim.settle(5_000).unwrap();
+            assert_eq!(sim.unit_view(2).unwrap().0, "failed");
+            sim.kill_next_dispatch(0, k).unwrap();
+            let pre = sim.run_action(0, "pre-upgrade-check").unwrap();
+            assert_eq!(
+                pre.exit,
+                if k <= calls_of_recovery() {
+                    None
+                } else {
+                    Some(0)
+                }
+            );
+            sim
+        };
+        let mut killed = 0;
+        // The first call, the first write and the last call; every call with JUJU_SIM_SWEEP.
+        let points: Vec<usize> = if std::env::var_os("JUJU_SIM_SWEEP").is_some() {
+            (1..=calls_of_recovery()).collect()
+        } else {
+            vec![1, 8, calls_of_recovery()]
+        };
+        for k in points {
+            for next in ["again", "back", "forward"] {
+                let mut sim = failed_at(k);
+                killed += 1;
+                let mut notes = Vec::new();
+                let old = old_revision();
+                let (current, previous) = match next {
+                    "again" => {
+                        let pre = sim.run_action(0, "pre-upgrade-check").unwrap();
+                        assert_eq!(pre.failed(), None, "{substrate:?} k={k}: the re-run");
+                        sim.clear_injected_workload_faults().unwrap();
+                        sim.refresh(&old).unwrap();
+                        (old.clone(), new_revision())
+                    }
+                    "back" => {
+                        sim.clear_injected_workload_faults().unwrap();
+                        sim.refresh(&old).unwrap();
+                        (old.clone(), new_revision())
+                    }
+                    _ => {
+                        sim.clear_injected_workload_faults().unwrap();
+                        sim.refresh(&forward).unwrap();
+                        (forward.clone(), new_revision())
+                    }
+                };
+                sim.settle(5_000).unwrap();
+                let outcome =
+                    operate(&mut sim, &mut notes, &current, &previous, &forward, 3).unwrap();
+                let what = format!("{substrate:?}, killed at call {k}, then {next}");
+                assert!(sim.violations.is_empty(), "{what}: {:#?}", sim.violations);
+                match outcome {
+                    Outcome::Converged => {}
+                    other => panic!("{what}: {other:?}\n{notes:#?}"),
+                }
+            }
+        }
+        assert!(killed >= 9, "{killed}");
+    }
+}
+
+/// How many hook-tool calls the recovery pre-check makes (the kill points above): the call
+/// after the last one never comes, so the action succeeds there.
+fn calls_of_recovery() -> usize {
+    10
+}

@@ -466,9 +466,31 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
                 "Upgrade failed on unit {n}: run pre-upgrade-check on the leader, then juju refresh back"
             ))
         } else if states.iter().any(|(_, s)| *s == Some(UnitState::Recovery)) {
-            Status::Blocked(format!(
-                "Ready to roll back: juju refresh {app} to the previous revision"
-            ))
+            // Has the refresh back begun (some unit rolled back in this round)?
+            let mut rolled_back = 0;
+            for unit in &units {
+                if self.raw_state(unit)?.as_deref() == Some("completed")
+                    && self.started_this_round(unit)?
+                {
+                    rolled_back += 1;
+                }
+            }
+            let next = stack.last().copied().unwrap_or_default();
+            if rolled_back == 0 {
+                Status::Blocked(format!(
+                    "Ready to roll back: juju refresh {app} to the previous revision"
+                ))
+            } else if self.config.substrate == Substrate::K8s && self.paused_for_resume(&stack)? {
+                Status::Active(format!(
+                    "Rolling back: {rolled_back}/{} units done; when they are healthy: juju run {app}/leader resume-upgrade",
+                    states.len()
+                ))
+            } else {
+                Status::Maintenance(format!(
+                    "Rolling back: {rolled_back}/{} units done, unit {next} next",
+                    states.len()
+                ))
+            }
         } else if !stack.is_empty() {
             let done = states
                 .iter()
@@ -604,11 +626,11 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
                         if let Err(problem) = validate_stack(&stack, &units) {
                             self.error(format!(
                                 "the charm's upgrade stack {} is unusable: {problem}",
-                                format_stack(&stack)
+                                shown_stack(&stack)
                             ));
                             self.fail_action(&format!(
                                 "The charm built an unusable upgrade stack {}: {problem}.",
-                                format_stack(&stack)
+                                shown_stack(&stack)
                             ));
                             return Ok(());
                         }
@@ -627,7 +649,7 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
                 }
             }
         };
-        self.debug(format!("Built upgrade stack of {}", format_stack(&stack)));
+        self.debug(format!("Built upgrade stack of {}", shown_stack(&stack)));
         self.info("Setting upgrade-stack to relation data...");
         self.set_stack(stack)?;
         self.start_round()?;
@@ -660,14 +682,15 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         if stack.len() == units.len() || !self.is_leader()? {
             return Ok(());
         }
+        let listed: std::collections::HashSet<u32> = stack.iter().copied().collect();
         for unit in &units {
             let id = unit.number();
-            if !stack.contains(&id) {
+            if !listed.contains(&id) {
                 let at = stack.len().saturating_sub(1);
                 stack.insert(at, id);
                 self.debug(format!(
                     "Inserted {id} in to upgrade-stack - {}",
-                    format_stack(&stack)
+                    shown_stack(&stack)
                 ));
             }
         }
@@ -832,12 +855,15 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
             return Ok(());
         }
         let members = self.app_units()?;
-        let is_member = |id: &u32| members.iter().any(|u| u.number() == *id);
+        let member_ids: std::collections::HashSet<u32> =
+            members.iter().map(UnitName::number).collect();
+        let listed: std::collections::HashSet<u32> = stack.iter().copied().collect();
+        let is_member = |id: &u32| member_ids.contains(id);
         let gone = stack.iter().any(|id| !is_member(id));
         let k8s = self.config.substrate == Substrate::K8s;
         let mut joiners = Vec::new();
         for unit in &members {
-            if !stack.contains(&unit.number()) && *unit != *self.unit {
+            if !listed.contains(&unit.number()) && *unit != *self.unit {
                 let state = self.raw_state(unit)?;
                 if state.as_deref() == Some(if k8s { "idle" } else { "ready" }) {
                     joiners.push(unit.number());
@@ -865,8 +891,8 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
                 LogLevel::Warning,
                 format!(
                     "upgrade-stack {} follows the units in the relation: {}",
-                    format_stack(&before),
-                    format_stack(&stack)
+                    shown_stack(&before),
+                    shown_stack(&stack)
                 ),
             );
             self.app_set(STACK_KEY, format_stack(&stack))?;
@@ -1242,4 +1268,10 @@ fn validate_stack(stack: &[u32], units: &[UnitName]) -> Result<(), String> {
         return Err(format!("it leaves out unit(s) {}", missing.join(", ")));
     }
     Ok(())
+}
+
+/// A stack as a log line shows it: exactly as stored (`[0, 1, 2]`, the reference's bytes)
+/// unless it is absurdly long, then cut (a log line never carries a peer's megabyte).
+fn shown_stack(stack: &[u32]) -> String {
+    truncate(&format_stack(stack), 200)
 }

@@ -314,8 +314,10 @@ impl DependencyModel {
             };
             if !verify_requirements(old_version, &new.upgrade_supported).unwrap_or(false) {
                 compatible = false;
+                // (A stored version is shown whole unless a peer wrote something absurd.)
                 message.push_str(&format!(
-                    ", {key} {old_version} can not be upgraded to {}",
+                    ", {key} {} can not be upgraded to {}",
+                    crate::wire::truncate(old_version, 100),
                     new.version
                 ));
                 cause.push_str(&format!(
@@ -332,6 +334,10 @@ impl DependencyModel {
     }
 }
 
+/// At most this many unreadable stored entries are named one by one (the rest are counted),
+/// so that a hostile value cannot flood the log.
+const MAX_PROBLEMS: usize = 3;
+
 /// The `dependencies` stored in the application bag by the previous charm revision (ours or
 /// the Python library's), read leniently: the reference crashes when the value is missing,
 /// malformed or lacks an entry its new model has. Here each entry's `version` is read on its
@@ -339,7 +345,8 @@ impl DependencyModel {
 /// the comparison (a new entry has nothing to be compared with).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoredDependencies {
-    versions: OrderedMap<String>,
+    /// Only looked up by key (a map, so that a hostile value with many entries stays linear).
+    versions: std::collections::BTreeMap<String, String>,
     /// What could not be read, for the log.
     pub problems: Vec<String>,
 }
@@ -361,15 +368,32 @@ impl StoredDependencies {
                 .push("stored dependencies are not a JSON object".to_owned());
             return out;
         };
+        let mut unreadable = 0usize;
         for (key, entry) in map {
             match entry.get("version") {
-                Some(serde_json::Value::String(v)) => out.versions.insert(key, v.clone()),
+                Some(serde_json::Value::String(v)) => {
+                    out.versions.insert(key, v.clone());
+                }
                 // pydantic 1 coerces numbers to text.
-                Some(n @ serde_json::Value::Number(_)) => out.versions.insert(key, n.to_string()),
-                _ => out
-                    .problems
-                    .push(format!("stored entry {key:?} has no readable version")),
+                Some(n @ serde_json::Value::Number(_)) => {
+                    out.versions.insert(key, n.to_string());
+                }
+                _ => {
+                    unreadable += 1;
+                    if unreadable <= MAX_PROBLEMS {
+                        out.problems.push(format!(
+                            "stored entry {:?} has no readable version",
+                            crate::wire::truncate(&key, 40)
+                        ));
+                    }
+                }
             }
+        }
+        if unreadable > MAX_PROBLEMS {
+            out.problems.push(format!(
+                "{} more stored entries have no readable version",
+                unreadable - MAX_PROBLEMS
+            ));
         }
         out
     }

@@ -63,28 +63,110 @@ pub enum StackFormatError {
         /// The offending JSON value.
         found: String,
     },
+    /// A unit listed twice (the stack holds each unit once).
+    #[error("upgrade-stack lists unit {unit} twice (item {index})")]
+    Repeated {
+        /// The unit.
+        unit: u32,
+        /// Position of the repeat.
+        index: usize,
+    },
 }
 
 /// Parses an `upgrade-stack` value: a JSON list of unit numbers, any whitespace (Python's
-/// `json.loads` accepts `[0,1]` as well as `[0, 1]`).
+/// `json.loads` accepts `[0,1]` as well as `[0, 1]`), each unit at most once.
+///
+/// The list is read one element at a time and reading stops at the first element that is
+/// not a unit number or repeats one, so the work is linear in the value's length whatever a
+/// peer wrote (the error says which element).
 pub fn parse_stack(text: &str) -> Result<Vec<u32>, StackFormatError> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| StackFormatError::NotJson(e.to_string()))?;
-    let serde_json::Value::Array(items) = value else {
-        return Err(StackFormatError::NotAList);
-    };
-    items
-        .iter()
-        .enumerate()
-        .map(|(index, item)| {
-            item.as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(|| StackFormatError::NotAUnitNumber {
+    let mut problem = None;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = serde::de::DeserializeSeed::deserialize(
+        StackSeed {
+            problem: &mut problem,
+        },
+        &mut de,
+    )
+    .and_then(|stack| de.end().map(|()| stack));
+    match (parsed, problem) {
+        (_, Some(p)) => Err(p),
+        (Ok(stack), None) => Ok(stack),
+        (Err(e), None) => Err(StackFormatError::NotJson(e.to_string())),
+    }
+}
+
+/// Reads the list element by element; a bad element is recorded in `problem` and ends the
+/// parse at once (the error returned to serde only stops it).
+struct StackSeed<'p> {
+    problem: &'p mut Option<StackFormatError>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for StackSeed<'_> {
+    type Value = Vec<u32>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Vec<u32>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for StackSeed<'_> {
+    type Value = Vec<u32>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON list of unit numbers")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u32>, A::Error> {
+        use serde::de::Error as _;
+        let mut stack = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        while let Some(item) = seq.next_element::<serde_json::Value>()? {
+            let index = stack.len();
+            let Some(id) = item.as_u64().and_then(|n| u32::try_from(n).ok()) else {
+                *self.problem = Some(StackFormatError::NotAUnitNumber {
                     index,
                     found: truncate(&item.to_string(), 40),
-                })
-        })
-        .collect()
+                });
+                return Err(A::Error::custom("stop"));
+            };
+            if !seen.insert(id) {
+                *self.problem = Some(StackFormatError::Repeated { unit: id, index });
+                return Err(A::Error::custom("stop"));
+            }
+            stack.push(id);
+        }
+        Ok(stack)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<Vec<u32>, A::Error> {
+        self.not_a_list()
+    }
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Vec<u32>, E> {
+        self.not_a_list()
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Vec<u32>, E> {
+        self.not_a_list()
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Vec<u32>, E> {
+        self.not_a_list()
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Vec<u32>, E> {
+        self.not_a_list()
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Vec<u32>, E> {
+        self.not_a_list()
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Vec<u32>, E> {
+        self.not_a_list()
+    }
+}
+
+impl StackSeed<'_> {
+    fn not_a_list<E: serde::de::Error>(self) -> Result<Vec<u32>, E> {
+        *self.problem = Some(StackFormatError::NotAList);
+        Err(E::custom("stop"))
+    }
 }
 
 /// Python's `repr(str)`: single quotes unless the text holds a single quote and no double
@@ -164,6 +246,37 @@ mod tests {
             parse_stack("[0, 1"),
             Err(StackFormatError::NotJson(_))
         ));
+        assert_eq!(
+            parse_stack("[2, 0, 2]"),
+            Err(StackFormatError::Repeated { unit: 2, index: 2 })
+        );
+        assert_eq!(parse_stack("{\"a\": 1}"), Err(StackFormatError::NotAList));
+        assert_eq!(parse_stack("\"[0]\""), Err(StackFormatError::NotAList));
+        assert!(matches!(
+            parse_stack("[0] x"),
+            Err(StackFormatError::NotJson(_))
+        ));
+    }
+
+    #[test]
+    fn stack_parsing_stops_at_the_first_bad_element() {
+        // What follows the repeat is never read: 1 MB of text that is not even JSON.
+        let hostile = format!("[0, 0, {}", "x".repeat(1 << 20));
+        assert_eq!(
+            parse_stack(&hostile),
+            Err(StackFormatError::Repeated { unit: 0, index: 1 })
+        );
+        let hostile = format!("[0, true, {}", "[".repeat(1 << 20));
+        assert!(matches!(
+            parse_stack(&hostile),
+            Err(StackFormatError::NotAUnitNumber { index: 1, .. })
+        ));
+        // A 1 MB stack of zeros is refused at its second element.
+        let zeros = format!("[0{}]", ", 0".repeat(350_000));
+        assert_eq!(
+            parse_stack(&zeros),
+            Err(StackFormatError::Repeated { unit: 0, index: 1 })
+        );
     }
 
     #[test]

@@ -665,3 +665,41 @@ impl Operator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_operator_reads_the_step_a_status_names() {
+        let cases = [
+            (
+                "Refreshed without pre-upgrade-check: run juju run upgrade-reference/leader pre-upgrade-check",
+                Some(Step::PreUpgradeCheck),
+            ),
+            (
+                "Upgrade failed on unit 2: run pre-upgrade-check on the leader, then juju refresh back",
+                Some(Step::PreUpgradeCheck),
+            ),
+            (
+                "Ready to roll back: juju refresh upgrade-reference to the previous revision",
+                Some(Step::RefreshBack),
+            ),
+            ("Ready to upgrade: juju refresh upgrade-reference", Some(Step::Refresh)),
+            (
+                "Upgrading: 1/3 units done; when they are healthy: juju run upgrade-reference/leader resume-upgrade",
+                Some(Step::ResumeUpgrade),
+            ),
+            (
+                "Rolling back: 1/3 units done; when they are healthy: juju run upgrade-reference/leader resume-upgrade",
+                Some(Step::ResumeUpgrade),
+            ),
+            ("Upgrading: 2/5 units done, unit 3 next", None),
+            ("other units upgrading first...", None),
+            ("", None),
+        ];
+        for (message, want) in cases {
+            assert_eq!(step_named(message), want, "{message}");
+        }
+    }
+}

@@ -333,3 +333,70 @@ pub fn sweep(cfg: &SweepConfig) -> Result<SweepReport> {
         seconds: started.elapsed().as_secs_f64(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_call_of_every_dispatch_and_every_tool_per_unit_is_a_crash_point() {
+        let d = |unit, index, tools: &[&str]| ArmedDispatch {
+            unit,
+            index,
+            event: "upgrade-charm".into(),
+            calls: tools.len(),
+            tools: tools.iter().map(|t| t.to_string()).collect(),
+        };
+        let log = [
+            d(0, 1, &["is-leader", "relation-get"]),
+            d(1, 1, &["relation-get"]),
+            d(0, 2, &["relation-get", "relation-set", "status-set"]),
+        ];
+        let points: Vec<String> = crash_points(&log).iter().map(|f| f.to_string()).collect();
+        assert_eq!(
+            points,
+            [
+                "kill-mid-hook:0:1:1",
+                "kill-mid-hook:0:2:1",
+                "kill-mid-hook:1:1:1",
+                "kill-mid-hook:0:1:2",
+                "kill-mid-hook:0:2:2",
+                "kill-mid-hook:0:3:2",
+                "tool-fails-once:0:is-leader",
+                "tool-fails-once:0:relation-get",
+                "tool-fails-once:0:relation-set",
+                "tool-fails-once:0:status-set",
+                "tool-fails-once:1:relation-get",
+            ]
+        );
+        // Each prints as the --fault syntax it parses from.
+        for p in &points {
+            assert_eq!(p.parse::<Fault>().unwrap().to_string(), *p);
+        }
+    }
+
+    #[test]
+    fn faults_parse_strictly() {
+        for bad in [
+            "kill-mid-hook:0",
+            "kill-mid-hook:0:0",
+            "kill-mid-hook:0:3:0",
+            "kill-mid-hook:0:3:1:9",
+            "tool-fails-once:1",
+            "fail-upgrade:x",
+            "no-pre-check:1",
+            "add-unit:mid-upgrade",
+            "explode",
+        ] {
+            assert!(bad.parse::<Fault>().is_err(), "{bad}");
+        }
+        for good in [
+            "kill-mid-hook:0:3",
+            "add-unit:mid-rollback:4",
+            "remove-unit:2:after-pre-check",
+            "incompatible",
+        ] {
+            assert_eq!(good.parse::<Fault>().unwrap().to_string(), good);
+        }
+    }
+}

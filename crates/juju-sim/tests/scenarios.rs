@@ -532,3 +532,37 @@ fn a_killed_recovery_pre_check_then_any_documented_step_converges() {
 fn calls_of_recovery() -> usize {
     10
 }
+
+/// The operator model follows what the statuses say: after a failed unit it runs the
+/// pre-upgrade-check the application status names, then the refresh back it names next, and
+/// the run converges on the old revision (machines and Kubernetes).
+#[test]
+fn the_operator_model_follows_the_statuses_to_a_rollback() {
+    use juju_sim::scenario::Outcome;
+    for mut c in [
+        cfg(3, 2, vec![Fault::FailUpgrade(2)]),
+        k8s(3, 2, vec![Fault::FailUpgrade(2)]),
+    ] {
+        c.operator = Some(3);
+        let (sim, r) = upgrade(c).unwrap();
+        assert_clean(&r);
+        assert_eq!(r.outcome, Some(Outcome::Converged), "{:#?}", r.notes);
+        assert_noted(&r, |n| {
+            n.starts_with("operator: juju run upgrade-reference/leader pre-upgrade-check")
+        });
+        assert_noted(&r, |n| {
+            n.starts_with("operator: juju refresh upgrade-reference (back")
+        });
+        assert!(sim
+            .final_problems(&juju_sim::scenario::old_revision())
+            .is_empty());
+    }
+    // Without a step to take and not converged, a run is stuck: an upgrade whose model is
+    // judged against a revision nobody refreshed to.
+    let (mut sim, _) = upgrade(cfg(3, 1, vec![])).unwrap();
+    let mut notes = Vec::new();
+    let never = juju_sim::sim::Revision::new(9, "9.0.0", ">=1.0");
+    let outcome =
+        juju_sim::scenario::operate(&mut sim, &mut notes, &never, &never, &never, 3).unwrap();
+    assert!(matches!(outcome, Outcome::Stuck { .. }), "{outcome:?}");
+}

@@ -459,18 +459,24 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
             .get(STACK_KEY)
             .and_then(|s| parse_stack(s).ok())
             .unwrap_or_default();
-        let status = if let Some((n, _)) =
-            states.iter().find(|(_, s)| *s == Some(UnitState::Failed))
-        {
-            Status::Blocked(format!(
-                "Upgrade failed on unit {n}: run pre-upgrade-check on the leader, then juju refresh back"
-            ))
-        } else if states.iter().any(|(_, s)| *s == Some(UnitState::Recovery)) {
-            // Has the refresh back begun (some unit rolled back in this round)?
+        let failed = states
+            .iter()
+            .find(|(_, s)| *s == Some(UnitState::Failed))
+            .map(|(n, _)| *n);
+        // Recovery first: the operator already ran the pre-check after the failure, and the
+        // next step is the refresh back (the failed unit stays failed until it).
+        let status = if states.iter().any(|(_, s)| *s == Some(UnitState::Recovery)) {
+            // Has the refresh back begun (some unit rolled back in this round)? Only a
+            // unit that recorded this round counts: a `completed` without a round marker
+            // (a Python peer) may be left from the failed round.
+            let round = self.current_round()?;
             let mut rolled_back = 0;
             for unit in &units {
-                if self.raw_state(unit)?.as_deref() == Some("completed")
-                    && self.started_this_round(unit)?
+                let bag = self.bag(unit)?;
+                let marked = bag.get(ROUND_KEY).and_then(|r| r.parse::<u64>().ok());
+                if bag.get(STATE_KEY).map(String::as_str) == Some("completed")
+                    && round.is_some()
+                    && marked == round
                 {
                     rolled_back += 1;
                 }
@@ -491,6 +497,10 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
                     states.len()
                 ))
             }
+        } else if let Some(n) = failed {
+            Status::Blocked(format!(
+                "Upgrade failed on unit {n}: run pre-upgrade-check on the leader, then juju refresh back"
+            ))
         } else if !stack.is_empty() {
             let done = states
                 .iter()

@@ -376,6 +376,47 @@ fn the_leader_says_where_the_upgrade_stands() {
                 .into()
         ))
     );
+    // After the recovery pre-check the next step is the refresh back, though the failed
+    // unit still says failed (it said "run pre-upgrade-check" again before: D19).
+    assert_eq!(
+        status(
+            &[(0, "recovery"), (1, "failed"), (2, "completed")],
+            "[0, 2, 1]",
+            true
+        ),
+        Some(Status::Blocked(
+            "Ready to roll back: juju refresh app to the previous revision".into()
+        ))
+    );
+    // The refresh back under way: a unit rolled back in this round (it recorded the round).
+    let mut w = world(
+        0,
+        true,
+        &[(0, "recovery"), (1, "completed"), (2, "ready")],
+        &[
+            ("upgrade-stack", "[0, 2]"),
+            ("dependencies", stored),
+            ("upgrade-round", "2"),
+        ],
+    );
+    w.units
+        .get_mut(&unit(1))
+        .unwrap()
+        .insert("upgrade-round".into(), "2".into());
+    let fx = handle(
+        &cfg,
+        &unit(0),
+        &UpgradeEvent::RelationChanged,
+        &mut w,
+        &mut Hooks::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        fx.app_status,
+        Some(Status::Maintenance(
+            "Rolling back: 1/3 units done, unit 2 next".into()
+        ))
+    );
     assert_eq!(
         status(&[(0, "ready"), (1, "ready")], "[0, 1]", false),
         None,

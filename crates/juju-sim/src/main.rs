@@ -39,8 +39,9 @@ enum Cmd {
 }
 
 const SWEEP_HELP: &str = "\
-How a run ends (the operator model: a failed action is run again, then the operator does what \
-the statuses say, each step at most --operator times):
+How a run ends (the operator model: the operator goes on with the scenario when an action \
+fails (with --retry-actions it runs it again first), then does what the statuses say, each \
+step at most --operator times):
   converged  every unit idle, Active, on the intended revision and showing its version
   guided     not converged, but a status names the next step (taken the most times already)
   stuck      not converged and nothing names a next step
@@ -70,6 +71,11 @@ struct SweepArgs {
     /// The operator model's bound: each step at most this many times.
     #[arg(long, default_value_t = 3)]
     operator: usize,
+    /// The operator runs an action whose dispatch died again (by default it does not: it
+    /// goes on with the scenario and follows the statuses, so the charm itself must
+    /// recover or name the way on).
+    #[arg(long)]
+    retry_actions: bool,
     /// Runs at once (default: the number of CPUs).
     #[arg(long)]
     jobs: Option<usize>,
@@ -150,6 +156,10 @@ struct RunArgs {
     /// the report then says whether the run converged, was guided or is stuck.
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "3")]
     operator: Option<usize>,
+    /// With --operator: do not run a failed action again; go on with the scenario and
+    /// then follow the statuses only.
+    #[arg(long, requires = "operator")]
+    no_retry: bool,
 }
 
 fn dispatch_path(given: &Option<PathBuf>) -> Result<PathBuf> {
@@ -202,6 +212,7 @@ fn config(a: &RunArgs) -> Result<SimConfig> {
         verbose: a.verbose,
         live: !a.verbose && !a.quiet && !a.json && std::io::stderr().is_terminal(),
         operator: a.operator,
+        retry_actions: !a.no_retry,
     })
 }
 
@@ -382,6 +393,7 @@ fn sweep(a: &SweepArgs) -> Result<bool> {
         substrates,
         seeds: a.seeds,
         operator: a.operator,
+        retry_actions: a.retry_actions,
         jobs: a
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
@@ -399,9 +411,14 @@ fn sweep(a: &SweepArgs) -> Result<bool> {
         Some(n) => format!("random orders from seeds 1..={n}"),
     };
     println!(
-        "crash-point sweep: {} units, {order}, operator model (each step at most {} times): {} runs in {:.0} s\n",
+        "crash-point sweep: {} units, {order}, operator model (each step at most {} times, {}): {} runs in {:.0} s\n",
         a.units,
         a.operator,
+        if a.retry_actions {
+            "failed actions run again"
+        } else {
+            "failed actions not run again"
+        },
         report.runs.len(),
         report.seconds
     );

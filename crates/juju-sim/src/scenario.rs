@@ -411,6 +411,7 @@ pub fn operate(
         previous: Some(previous.clone()),
         target: Some(target.clone()),
         fault_in_last_action: false,
+        retry: true,
     };
     op.operate(sim, notes)
 }
@@ -526,6 +527,8 @@ pub struct Operator {
     target: Option<Revision>,
     /// An injected fault fired during the last [`Operator::run_action`] (retries included).
     fault_in_last_action: bool,
+    /// Re-run an action whose dispatch died.
+    retry: bool,
 }
 
 impl Operator {
@@ -537,6 +540,7 @@ impl Operator {
             previous: None,
             target: None,
             fault_in_last_action: false,
+            retry: cfg.retry_actions,
         }
     }
 
@@ -585,7 +589,8 @@ impl Operator {
         loop {
             let outcome = sim.run_action(unit, name)?;
             self.fault_in_last_action = sim.fired().len() > fired_before;
-            let (Some(max), Some(why), None) = (self.max, outcome.failed(), &outcome.failure)
+            let (Some(max), Some(why), None, true) =
+                (self.max, outcome.failed(), &outcome.failure, self.retry)
             else {
                 return Ok(outcome);
             };

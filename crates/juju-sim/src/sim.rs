@@ -262,6 +262,10 @@ pub struct SimConfig {
     /// takes each step a status names or retries a failed action. `None`: the operator only
     /// runs the scenario's script.
     pub operator: Option<usize>,
+    /// With the operator model: an action whose dispatch died is run again (the operator
+    /// saw `juju run` fail). Off: the operator goes on with the scenario and then follows
+    /// the statuses only, which the charm must make name the way on.
+    pub retry_actions: bool,
 }
 
 /// An event waiting on a unit.
@@ -1661,10 +1665,10 @@ impl Sim {
                 ));
             }
         }
-        if self.app_status.0 != "active" || !self.app_status.1.is_empty() {
+        let (status, message) = self.shown_app_status();
+        if status != "active" || !message.is_empty() {
             out.push(format!(
-                "end: the application status is {} {:?}, not active",
-                self.app_status.0, self.app_status.1
+                "end: the application status is {status} {message:?}, not active"
             ));
         }
         if self.app_bag.get("dependencies") != Some(&rev.wire()) {
@@ -1765,14 +1769,34 @@ impl Sim {
         }
     }
 
+    /// The application status as `juju status` shows it: the one the leader set, or, while
+    /// none was ever set, the most significant of the units' (Juju derives it: blocked over
+    /// maintenance over waiting over active).
+    pub fn shown_app_status(&self) -> (String, String) {
+        if self.app_status.0 != "unknown" {
+            return self.app_status.clone();
+        }
+        let rank = |s: &str| match s {
+            "error" => 0,
+            "blocked" => 1,
+            "maintenance" => 2,
+            "waiting" => 3,
+            "active" => 4,
+            _ => 5,
+        };
+        self.units
+            .iter()
+            .filter(|u| !u.gone)
+            .map(|u| u.status.clone())
+            .min_by_key(|(s, _)| rank(s))
+            .unwrap_or_else(|| self.app_status.clone())
+    }
+
     /// The statuses the operator reads, the application's first, then each unit's (the
     /// leader first): `(who, status name, message)`.
     pub fn shown_statuses(&self) -> Vec<(String, String, String)> {
-        let mut out = vec![(
-            APP.to_owned(),
-            self.app_status.0.clone(),
-            self.app_status.1.clone(),
-        )];
+        let (status, message) = self.shown_app_status();
+        let mut out = vec![(APP.to_owned(), status, message)];
         let mut order: Vec<usize> = (0..self.units.len())
             .filter(|&i| !self.units[i].gone)
             .collect();

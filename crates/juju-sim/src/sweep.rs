@@ -60,6 +60,8 @@ pub struct SweepConfig {
     pub seeds: Option<u64>,
     /// The operator model's bound (see `SimConfig::operator`).
     pub operator: usize,
+    /// The operator re-runs an action whose dispatch died (`SimConfig::retry_actions`).
+    pub retry_actions: bool,
     /// Runs at once.
     pub jobs: usize,
     /// The charm's dispatch.
@@ -183,6 +185,7 @@ fn base_config(cfg: &SweepConfig, substrate: Substrate, seed: Option<u64>) -> Si
         verbose: false,
         live: false,
         operator: Some(cfg.operator),
+        retry_actions: cfg.retry_actions,
     }
 }
 
@@ -227,6 +230,9 @@ fn command(cfg: &SweepConfig, scenario: Scenario, sim: &SimConfig) -> String {
         },
         cfg.operator
     );
+    if !cfg.retry_actions {
+        c.push_str(" --no-retry");
+    }
     match sim.schedule {
         Schedule::Fifo => c.push_str(" --schedule fifo"),
         _ => c.push_str(&format!(" --seed {}", sim.seed)),

@@ -50,6 +50,7 @@ fn cfg(units: usize, seed: u64, faults: Vec<Fault>) -> SimConfig {
         verbose: false,
         live: false,
         operator: None,
+        retry_actions: true,
     }
 }
 

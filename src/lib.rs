@@ -283,6 +283,10 @@ impl<W: Workload> ReferenceCharm<W> {
             return Ok(());
         }
         let target = self.target_version().unwrap_or_default();
+        // The workload work can take minutes: show it now (the final status comes at the end).
+        model.publish_status_now(&Status::Maintenance(format!(
+            "upgrading the workload to {target}"
+        )))?;
         let event = match upgrade_workload(&mut self.workload, &target) {
             Ok(()) => {
                 model.set_workload_version(&target);
@@ -416,6 +420,10 @@ impl<W: Workload> UpgradeHooks for Hooks<'_, W> {
             LogLevel::Info,
             format!("upgrading the workload to {}", self.target),
         );
+        cx.publish_status(Status::Maintenance(format!(
+            "upgrading: installing the workload {}",
+            self.target
+        )));
         let result = upgrade_workload(self.workload, &self.target);
         let (h, v) = health_fields(&self.workload.health());
         cx.set_unit_field(HEALTH_KEY, &h);

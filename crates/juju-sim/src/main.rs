@@ -7,13 +7,24 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
+
+/// `println!` that returns the write error (a closed pipe: `juju-sim upgrade | head -3`)
+/// instead of panicking; `main` ends quietly on a broken pipe.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($t)*)?
+    }};
+}
 use clap::{Args, Parser, Subcommand};
 use juju_sim::sim::{Fault, Report, Schedule, SimConfig, Substrate};
 
 #[derive(Parser)]
 #[command(
     name = "juju-sim",
-    about = "A local Juju model: deploy, pre-upgrade-check, refresh and the rolling upgrade of the reference charm, through its real dispatch binary"
+    version,
+    about = "A local Juju model: deploy, pre-upgrade-check, refresh and the rolling upgrade of the reference charm, through its real dispatch binary",
+    after_help = "Exit status: 0 when every invariant held, 1 when one broke or a run is stuck, 2 for a usage error."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -23,11 +34,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Deploy, run pre-upgrade-check on the leader, refresh, and run the upgrade to the end.
+    #[command(after_help = UPGRADE_HELP)]
     Upgrade(RunArgs),
     /// A failed upgrade (unit N-1 by default, or --fault) and the operator's rollback.
+    #[command(after_help = ROLLBACK_HELP)]
     Rollback(RunArgs),
     /// Explore event orders in-process (the coordinator itself, no processes): every
     /// interleaving up to 4 units, random schedules above.
+    #[command(after_help = EXPLORE_HELP)]
     Explore(ExploreArgs),
     /// The crash-point sweep: one run per way one unit's dispatch can be killed (every tool
     /// call of every hook and action it runs from the first pre-upgrade-check on) or one hook
@@ -37,6 +51,38 @@ enum Cmd {
     #[command(after_help = SWEEP_HELP)]
     Sweep(SweepArgs),
 }
+
+const UPGRADE_HELP: &str = "\
+Examples:
+  juju-sim upgrade                                  5 units on machines, random order (seed 1)
+  juju-sim upgrade --units 10 --seed 42 --quiet     another size and order, the report only
+  juju-sim upgrade --substrate k8s                  the partition, resume-upgrade, pods recreated
+  juju-sim upgrade --fault fail-upgrade:2           unit 2 fails its workload upgrade
+  juju-sim upgrade --fault no-pre-check --operator  the operator follows what the statuses say
+  juju-sim upgrade --schedule fifo --json           a deterministic order, the JSON report
+
+Exit status: 0 when every invariant held (and, with --operator, the run is not stuck), 1 \
+when one broke or the run is stuck (the report says which, with the seed), 2 for a usage \
+error.";
+
+const ROLLBACK_HELP: &str = "\
+Examples:
+  juju-sim rollback                                 unit 4 of 5 fails, then the rollback
+  juju-sim rollback --fault fail-upgrade:0          the leader fails (DEVIATIONS.md D14)
+  juju-sim rollback --substrate k8s --units 4       the rollback through the partition
+  juju-sim rollback --units 3 --schedule fifo --fault kill-mid-hook:0:8:6
+                                                    the recovery pre-check killed (D19)
+
+Exit status: 0 when every invariant held (and, with --operator, the run is not stuck), 1 \
+when one broke or the run is stuck, 2 for a usage error.";
+
+const EXPLORE_HELP: &str = "\
+Examples:
+  juju-sim explore --units 3                        every interleaving of a 3-unit upgrade
+  juju-sim explore --units 4 --rollback-after-failure 0
+  juju-sim explore --units 6 --runs 5000 --seed 9   random schedules
+
+Exit status: 0 when every invariant held, 1 when one broke, 2 for a usage error.";
 
 const SWEEP_HELP: &str = "\
 How a run ends (the operator model: the operator goes on with the scenario when an action \
@@ -179,6 +225,9 @@ fn dispatch_path(given: &Option<PathBuf>) -> Result<PathBuf> {
 }
 
 fn config(a: &RunArgs) -> Result<SimConfig> {
+    if a.units == 0 {
+        bail!("--units must be at least 1: an application has at least one unit");
+    }
     let me = std::env::current_exe()?;
     let dispatch = dispatch_path(&a.dispatch)?;
     let schedule = match a.schedule.as_str() {
@@ -216,35 +265,64 @@ fn config(a: &RunArgs) -> Result<SimConfig> {
     })
 }
 
-fn print_report(r: &Report) {
-    println!(
-        "\n{} of {} units on {:?}, seed {}: {} hooks, {} hook-tool calls, {:.1} s",
+/// `1 unit`, `3 units`.
+fn plural(n: usize, one: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {one}s")
+    }
+}
+
+fn substrate_name(s: Substrate) -> &'static str {
+    match s {
+        Substrate::Vm => "machines",
+        Substrate::K8s => "Kubernetes",
+    }
+}
+
+/// `name message`, or `-` when there is none.
+fn status_words(name: &str, message: &str) -> String {
+    match (name, message) {
+        ("" | "unknown", "") => "-".into(),
+        (n, "") => n.into(),
+        (n, m) => format!("{n} {m}"),
+    }
+}
+
+fn print_report(r: &Report) -> Result<()> {
+    outln!(
+        "\n{} of {} on {}, seed {}: {}, {}, {:.1} s",
         r.scenario,
-        r.units.len(),
-        r.substrate,
+        plural(r.units.len(), "unit"),
+        substrate_name(r.substrate),
         r.seed,
-        r.hooks,
-        r.tool_calls,
+        plural(r.hooks, "hook"),
+        plural(r.tool_calls, "hook-tool call"),
         r.seconds
     );
     for n in &r.notes {
-        println!("  - {n}");
+        outln!("  - {n}");
     }
-    println!(
+    outln!(
         "  - application status: {}",
-        if r.app_status.is_empty() {
-            "-"
-        } else {
-            &r.app_status
-        }
+        status_words(&r.app_status, &r.app_message)
     );
-    println!(
-        "\n  {:<22} {:>6} {:>8} {:>6} {:>10} {:>6}  {:<10} {:<8} status",
-        "unit", "leader", "upgraded", "hooks", "tool calls", "errors", "state", "workload"
+    outln!(
+        "\n  {:<22} {:>6} {:>8} {:>6} {:>10} {:>6}  {:<10} {:<8} {:<8} status",
+        "unit",
+        "leader",
+        "upgraded",
+        "hooks",
+        "tool calls",
+        "errors",
+        "state",
+        "workload",
+        "shown"
     );
     for u in &r.units {
-        println!(
-            "  {:<22} {:>6} {:>8} {:>6} {:>10} {:>6}  {:<10} {:<8} {}",
+        outln!(
+            "  {:<22} {:>6} {:>8} {:>6} {:>10} {:>6}  {:<10} {:<8} {:<8} {}",
             u.unit,
             if u.leader { "*" } else { "" },
             u.upgraded
@@ -255,59 +333,68 @@ fn print_report(r: &Report) {
             u.errors,
             u.state,
             u.workload,
-            u.status
+            if u.version.is_empty() {
+                "-"
+            } else {
+                &u.version
+            },
+            status_words(&u.status, &u.message)
         );
     }
     if !r.order.is_empty() {
-        println!("\n  upgrade order: {}", r.order.join(" -> "));
+        outln!("\n  upgrade order: {}", r.order.join(" -> "));
     }
     for f in &r.faults_fired {
-        println!("  fault: {f}");
+        outln!("  fault: {f}");
     }
     if let Some(o) = &r.outcome {
         use juju_sim::scenario::Outcome;
         match o {
-            Outcome::Converged => println!("\n  outcome: converged"),
+            Outcome::Converged => outln!("\n  outcome: converged"),
             Outcome::Guided {
                 step,
                 shown,
                 problems,
             } => {
-                println!(
+                outln!(
                     "\n  outcome: guided: {shown:?} names {:?}, already taken the most times the operator may",
                     step.command()
                 );
                 for p in problems {
-                    println!("    {p}");
+                    outln!("    {p}");
                 }
             }
             Outcome::Stuck { problems } => {
-                println!("\n  outcome: STUCK: not converged and no status names a next step");
+                outln!("\n  outcome: STUCK: not converged and no status names a next step");
                 for p in problems {
-                    println!("    {p}");
+                    outln!("    {p}");
                 }
             }
         }
     }
     if r.violations.is_empty() {
-        println!("\n  invariants: all held");
+        outln!("\n  invariants: all held");
     } else {
-        println!("\n  INVARIANTS BROKEN (seed {}):", r.seed);
+        outln!("\n  INVARIANTS BROKEN (seed {}):", r.seed);
         for v in &r.violations {
-            println!("    {v}");
+            outln!("    {v}");
         }
-        println!(
+        outln!(
             "\n  the hooks that led there (replay with --seed {}):",
             r.seed
         );
         for t in &r.trace {
-            println!("    {t}");
+            outln!("    {t}");
         }
     }
+    Ok(())
 }
 
 fn explore(a: &ExploreArgs) -> Result<bool> {
     use juju_sim::explore::{exhaustive, random, Explore};
+    if a.units == 0 {
+        bail!("--units must be at least 1: an application has at least one unit");
+    }
     let cfg = Explore {
         units: a.units,
         exact_logs: a.exact_logs,
@@ -327,27 +414,34 @@ fn explore(a: &ExploreArgs) -> Result<bool> {
         random(&cfg, a.seed, a.runs)
     };
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&f)?);
+        outln!("{}", serde_json::to_string_pretty(&f)?);
     } else {
         let how = if f.runs == 0 {
             "every interleaving".to_owned()
         } else {
             format!("{} random schedules from seed {}", f.runs, a.seed)
         };
-        println!(
-            "explored {how} of {} units in {:.1} s: {} states, {} distinct ends, {} hooks",
-            a.units,
+        let states = if f.states > 0 {
+            format!(
+                "{}, {}, ",
+                plural(f.states, "state"),
+                plural(f.end_states, "distinct end")
+            )
+        } else {
+            String::new()
+        };
+        outln!(
+            "explored {how} of {} in {:.1} s: {states}{}",
+            plural(a.units, "unit"),
             started.elapsed().as_secs_f64(),
-            f.states,
-            f.end_states,
-            f.hooks
+            plural(f.hooks, "hook")
         );
         if f.violations.is_empty() {
-            println!("invariants: all held");
+            outln!("invariants: all held");
         } else {
-            println!("INVARIANTS BROKEN:");
+            outln!("INVARIANTS BROKEN:");
             for v in &f.violations {
-                println!("  {v}");
+                outln!("  {v}");
             }
         }
     }
@@ -403,14 +497,14 @@ fn sweep(a: &SweepArgs) -> Result<bool> {
     };
     let report = juju_sim::sweep::sweep(&cfg)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(report.passed());
     }
     let order = match a.seeds {
         None => "one FIFO order".to_owned(),
         Some(n) => format!("random orders from seeds 1..={n}"),
     };
-    println!(
+    outln!(
         "crash-point sweep: {} units, {order}, operator model (each step at most {} times, {}): {} runs in {:.0} s\n",
         a.units,
         a.operator,
@@ -422,13 +516,20 @@ fn sweep(a: &SweepArgs) -> Result<bool> {
         report.runs.len(),
         report.seconds
     );
-    println!(
+    outln!(
         "  {:<10} {:<11} {:<16} {:>6} {:>9} {:>7} {:>6} {:>10}",
-        "scenario", "substrate", "fault", "runs", "converged", "guided", "stuck", "violation"
+        "scenario",
+        "substrate",
+        "fault",
+        "runs",
+        "converged",
+        "guided",
+        "stuck",
+        "violation"
     );
     for ((scenario, sub, kind), row) in report.table() {
         let runs: usize = row[..4].iter().sum();
-        println!(
+        outln!(
             "  {:<10} {:<11} {:<16} {:>6} {:>9} {:>7} {:>6} {:>10}{}",
             scenario.name(),
             sub,
@@ -446,7 +547,7 @@ fn sweep(a: &SweepArgs) -> Result<bool> {
         );
     }
     for b in &report.baseline_failures {
-        println!("\n  BASELINE (no sweep fault) did not converge: {b}");
+        outln!("\n  BASELINE (no sweep fault) did not converge: {b}");
     }
     let guided: Vec<_> = report
         .runs
@@ -454,16 +555,16 @@ fn sweep(a: &SweepArgs) -> Result<bool> {
         .filter(|r| r.verdict == Verdict::Guided)
         .collect();
     if !guided.is_empty() {
-        println!("\n  guided runs (a status names the next step):");
+        outln!("\n  guided runs (a status names the next step):");
         for r in guided.iter().take(20) {
-            println!(
+            outln!(
                 "    {}\n      {}",
                 r.command,
                 r.detail.first().cloned().unwrap_or_default()
             );
         }
         if guided.len() > 20 {
-            println!(
+            outln!(
                 "    ... and {} more (--json lists them all)",
                 guided.len() - 20
             );
@@ -471,16 +572,16 @@ fn sweep(a: &SweepArgs) -> Result<bool> {
     }
     let failures: Vec<_> = report.failures().collect();
     if failures.is_empty() {
-        println!("\n  0 stuck, 0 violations");
+        outln!("\n  0 stuck, 0 violations");
     } else {
-        println!(
+        outln!(
             "\n  FAILED: {} runs stuck or broke an invariant:",
             failures.len()
         );
         for r in &failures {
-            println!("    [{}] {}", r.verdict.name(), r.command);
+            outln!("    [{}] {}", r.verdict.name(), r.command);
             for d in r.detail.iter().take(4) {
-                println!("        {d}");
+                outln!("        {d}");
             }
         }
     }
@@ -497,9 +598,9 @@ fn run(cmd: Cmd) -> Result<bool> {
     let (mut sim, report) = result?;
     sim.draw(true);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_report(&report);
+        print_report(&report)?;
     }
     let stuck = matches!(
         report.outcome,

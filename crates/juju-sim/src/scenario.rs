@@ -214,8 +214,8 @@ fn upgrade_steps(cfg: SimConfig, op: &mut Operator) -> Result<(Sim, Vec<String>,
         }
         let n = sim.settle(budget(units))?;
         notes.push(format!(
-            "settled in {n} hooks; partitions set: {:?}",
-            sim.partitions()
+            "settled in {n} hooks; partitions set: {}",
+            partitions(&sim)
         ));
     }
 
@@ -240,6 +240,19 @@ fn upgrade_steps(cfg: SimConfig, op: &mut Operator) -> Result<(Sim, Vec<String>,
                 "incompatible refresh, yet {:?} upgraded",
                 sim.upgrade_order()
             ));
+        }
+        // The application says why and what to do.
+        let (status, message) = sim.shown_app_status();
+        if status != "blocked"
+            || !message.starts_with("Versions incompatible: workload 1.0.0 does not satisfy >=2.0")
+            || !message.ends_with("; juju refresh back")
+            || message.chars().count() > 120
+        {
+            sim.violations.push(format!(
+                "incompatible refresh: the application shows {status} {message:?}, not why and the refresh back"
+            ));
+        } else {
+            notes.push(format!("application status: {message}"));
         }
         return Ok((sim, notes, End::Stopped));
     }
@@ -306,14 +319,16 @@ pub fn rollback(mut cfg: SimConfig) -> Result<(Sim, Report)> {
     let pre = op.run_action(&mut sim, &mut notes, leader, "pre-upgrade-check")?;
     notes.push(match pre.failed() {
         Some(m) => format!("rollback pre-upgrade-check failed: {m}"),
-        None => format!(
-            "rollback pre-upgrade-check: stack {}, leader {:?}",
-            sim.app_bag()
-                .get("upgrade-stack")
-                .cloned()
-                .unwrap_or_default(),
-            sim.unit_view(leader as u32)
-        ),
+        None => {
+            let (state, (status, message)) = sim.unit_view(leader as u32).unwrap_or_default();
+            format!(
+                "rollback pre-upgrade-check: stack {}, the leader {state} and {status} {message:?}",
+                sim.app_bag()
+                    .get("upgrade-stack")
+                    .cloned()
+                    .unwrap_or_default(),
+            )
+        }
     });
     sim.clear_injected_workload_faults()?;
     let old = old_revision();
@@ -333,8 +348,8 @@ pub fn rollback(mut cfg: SimConfig) -> Result<(Sim, Report)> {
         notes.push(describe("rollback resume-upgrade", &resume));
         let n = sim.settle(budget(units))?;
         notes.push(format!(
-            "settled in {n} hooks; partitions set: {:?}",
-            sim.partitions()
+            "settled in {n} hooks; partitions set: {}",
+            partitions(&sim)
         ));
     }
     let report = finish(
@@ -345,6 +360,16 @@ pub fn rollback(mut cfg: SimConfig) -> Result<(Sim, Report)> {
         End::Finished { once: false },
     )?;
     Ok((sim, report))
+}
+
+/// The partitions the charm set, in order (`2, 1, 0`).
+fn partitions(sim: &Sim) -> String {
+    let p: Vec<String> = sim.partitions().iter().map(u32::to_string).collect();
+    if p.is_empty() {
+        "none".into()
+    } else {
+        p.join(", ")
+    }
 }
 
 /// An action's result in words.

@@ -325,6 +325,9 @@ struct UnitSim {
     armed_dispatches: Option<usize>,
     /// The version the unit last gave `application-version-set` (what `juju status` shows).
     reported_version: Option<String>,
+    /// Every unit status it showed, in order (`status-set` is immediate: a killed or failed
+    /// dispatch's statuses were shown too).
+    statuses_shown: Vec<(String, String)>,
 }
 
 /// What an action returned.
@@ -403,15 +406,24 @@ pub struct UnitReport {
     pub errors: usize,
     /// Final state.
     pub state: String,
-    /// Final status.
+    /// Final status name (`active`, `blocked`, ...).
     pub status: String,
-    /// Final workload version.
+    /// Final status message.
+    pub message: String,
+    /// The version `juju status` shows for the unit (its last `application-version-set`).
+    pub version: String,
+    /// Final workload version (the workload's own file).
     pub workload: String,
 }
+
+/// The version of the `--json` report's shape (bumped when a field changes meaning or goes).
+pub const REPORT_SCHEMA: u32 = 1;
 
 /// The whole run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// [`REPORT_SCHEMA`].
+    pub schema: u32,
     /// Scenario.
     pub scenario: String,
     /// Substrate.
@@ -430,8 +442,10 @@ pub struct Report {
     pub seconds: f64,
     /// Invariant violations (empty on success).
     pub violations: Vec<String>,
-    /// The application status at the end.
+    /// The application status at the end, as `juju status` shows it: its name.
     pub app_status: String,
+    /// Its message.
+    pub app_message: String,
     /// When an invariant broke: the hooks up to the first violation (the last 30).
     pub trace: Vec<TraceLine>,
     /// Notes from the scenario (outcomes of operator steps).
@@ -623,6 +637,7 @@ impl Sim {
             kill_in_dispatch: None,
             armed_dispatches: None,
             reported_version: None,
+            statuses_shown: Vec::new(),
         });
         Ok(self.units.len() - 1)
     }
@@ -933,7 +948,11 @@ impl Sim {
                     app: false,
                     status,
                     message,
-                } => self.units[i].status = (status.clone(), message.clone()),
+                } => {
+                    let shown = (status.clone(), message.clone());
+                    self.units[i].statuses_shown.push(shown.clone());
+                    self.units[i].status = shown;
+                }
                 Entry::StatusSet {
                     app: true,
                     status,
@@ -1378,11 +1397,11 @@ impl Sim {
             match f {
                 Fault::AddUnit(p) if p == phase => {
                     let n = self.add_unit()?;
-                    notes.push(format!("added unit {n} ({phase:?})"));
+                    notes.push(format!("juju add-unit: unit {n} added ({phase})"));
                 }
                 Fault::RemoveUnit(n, p) if p == phase => {
                     self.remove_unit(n)?;
-                    notes.push(format!("removed unit {n} ({phase:?})"));
+                    notes.push(format!("juju remove-unit: unit {n} removed ({phase})"));
                 }
                 _ => {}
             }
@@ -1702,6 +1721,13 @@ impl Sim {
         Some((self.state_of(i), self.units[i].status.clone()))
     }
 
+    /// Every unit status unit `n` showed, in order.
+    pub fn statuses_shown(&self, n: u32) -> &[(String, String)] {
+        self.unit_index(n)
+            .map(|i| self.units[i].statuses_shown.as_slice())
+            .unwrap_or_default()
+    }
+
     /// The upgrade state of every unit still in the model.
     pub fn unit_states(&self) -> Vec<String> {
         (0..self.units.len())
@@ -1732,12 +1758,15 @@ impl Sim {
                     tool_calls: u.tool_calls,
                     errors: u.errors,
                     state: self.state_of(i),
-                    status: status_text(&u.status),
+                    status: u.status.0.clone(),
+                    message: u.status.1.clone(),
+                    version: u.reported_version.clone().unwrap_or_default(),
                     workload: self.workload_version(i),
                 }
             })
             .collect::<Vec<_>>();
         Report {
+            schema: REPORT_SCHEMA,
             scenario: scenario.into(),
             substrate: self.cfg.substrate,
             seed: self.cfg.seed,
@@ -1747,7 +1776,8 @@ impl Sim {
             order: self.upgrade_order.clone(),
             seconds: self.started.elapsed().as_secs_f64(),
             violations: self.violations.clone(),
-            app_status: status_text(&self.app_status),
+            app_status: self.shown_app_status().0,
+            app_message: self.shown_app_status().1,
             trace: match self.first_violation_step {
                 Some(step) => {
                     let upto: Vec<TraceLine> = self

@@ -245,12 +245,67 @@ fn the_cli_runs_and_reports() {
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["violations"].as_array().unwrap().len(), 0);
     assert_eq!(r["order"].as_array().unwrap().len(), 3);
+    assert_eq!(r["schema"], 1);
+    assert_eq!(
+        (r["app_status"].as_str(), r["app_message"].as_str()),
+        (Some("active"), Some(""))
+    );
+    let unit = &r["units"][0];
+    assert_eq!(unit["status"], "active");
+    assert_eq!(unit["message"], "");
+    assert_eq!(unit["version"], "1.1.0", "what juju status shows");
     let out = Command::new(&sim)
         .args(["upgrade", "--fault", "nonsense"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown fault"));
+    // No panic on a usage error nor on a closed pipe.
+    let out = Command::new(&sim)
+        .args(["upgrade", "--units", "0", "--dispatch"])
+        .arg(&dispatch)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--units must be at least 1") && !err.contains("panicked"),
+        "{err}"
+    );
+    let mut child = Command::new(&sim)
+        .args(["upgrade", "--units", "2", "--quiet", "--dispatch"])
+        .arg(&dispatch)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader is gone before the report is printed
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // The report is in words.
+    let out = Command::new(&sim)
+        .args(["upgrade", "--units", "1", "--quiet", "--dispatch"])
+        .arg(&dispatch)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("upgrade of 1 unit on machines, seed 1: "),
+        "{text}"
+    );
+    assert!(!text.contains("Some(") && !text.contains("Vm"), "{text}");
+    for sub in ["upgrade", "rollback", "explore", "sweep"] {
+        let out = Command::new(&sim).args([sub, "--help"]).output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            help.contains("Examples:") && help.contains("Exit status:"),
+            "{sub}: {help}"
+        );
+    }
+    let out = Command::new(&sim).arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("juju-sim "));
 }
 
 fn k8s(units: usize, seed: u64, faults: Vec<Fault>) -> SimConfig {
@@ -374,7 +429,7 @@ fn scaling_in_every_phase_never_stalls_on_machines() {
             assert!(
                 r.notes
                     .iter()
-                    .any(|n| n.starts_with("added unit") || n.starts_with("removed unit")),
+                    .any(|n| n.starts_with("juju add-unit") || n.starts_with("juju remove-unit")),
                 "{fault:?}: {:?}",
                 r.notes
             );
@@ -566,4 +621,43 @@ fn the_operator_model_follows_the_statuses_to_a_rollback() {
     let outcome =
         juju_sim::scenario::operate(&mut sim, &mut notes, &never, &never, &never, 3).unwrap();
     assert!(matches!(outcome, Outcome::Stuck { .. }), "{outcome:?}");
+}
+
+/// Issue 18, case 1: while a unit upgrades its workload, `juju status` shows it upgrading
+/// (published before the workload work, as the reference's immediate `status-set` is), then
+/// the charm's own progress, then `upgrade completed`; on Kubernetes the recreated pod shows
+/// its workload upgrade the same way.
+#[test]
+fn a_granted_unit_shows_it_is_upgrading_while_it_does() {
+    let (sim, r) = upgrade(cfg(3, 1, vec![])).unwrap();
+    assert_clean(&r);
+    for n in 0..3 {
+        let shown: Vec<String> = sim
+            .statuses_shown(n)
+            .iter()
+            .map(|(s, m)| format!("{s} {m}"))
+            .collect();
+        let at = |want: &str| shown.iter().position(|s| s == want);
+        let upgrading =
+            at("maintenance upgrading...").unwrap_or_else(|| panic!("unit {n}: {shown:#?}"));
+        let progress = at("maintenance upgrading: installing the workload 1.1.0")
+            .unwrap_or_else(|| panic!("unit {n}: {shown:#?}"));
+        let done =
+            at("maintenance upgrade completed").unwrap_or_else(|| panic!("unit {n}: {shown:#?}"));
+        assert!(
+            upgrading < progress && progress < done,
+            "unit {n}: {shown:#?}"
+        );
+    }
+    let (sim, r) = upgrade(k8s(3, 1, vec![])).unwrap();
+    assert_clean(&r);
+    for n in 0..3 {
+        let shown = sim.statuses_shown(n);
+        assert!(
+            shown
+                .iter()
+                .any(|(s, m)| s == "maintenance" && m == "upgrading the workload to 1.1.0"),
+            "unit {n}: {shown:#?}"
+        );
+    }
 }

@@ -28,6 +28,12 @@ pub const ROUND_KEY: &str = "upgrade-round";
 /// joined, which would take back what the operator asked for.
 pub const RESUMED_KEY: &str = "upgrade-resumed";
 
+/// Unit databag key (ours; Python peers ignore it): why this unit is `failed`, when the
+/// coordinator knows (`Versions incompatible: workload 1.0.0 does not satisfy >=2.0`), for
+/// the leader's application status. Written (or cleared) whenever the unit fails, so it is
+/// true whenever the state is `failed`; stale otherwise, and then never read.
+pub const FAILURE_KEY: &str = "upgrade-failure";
+
 /// Unit status while waiting for the turn (machines).
 pub const WAITING_MESSAGE: &str = "other units upgrading first...";
 
@@ -408,6 +414,8 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         let leader = self.is_leader()?;
         self.peers()?;
         let peers = self.peers.as_deref().unwrap_or_default();
+        let view = &mut *self.view;
+        let mut publish = |status: &Status| view.publish_status(status).map_err(|e| e.to_string());
         let mut cx = UpgradeContext {
             unit: self.unit,
             substrate: self.config.substrate,
@@ -417,6 +425,7 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
             bags: &mut self.bags,
             own_pending: &mut self.own_pending,
             effects: &mut self.fx,
+            publish: &mut publish,
         };
         Ok(f(self.hooks, &mut cx))
     }
@@ -441,6 +450,11 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
             return Ok(());
         }
         let units = self.app_units()?;
+        if units.len() == 1 {
+            // Alone, no peer's change will ever bring the leader back: read its own bag.
+            let me = self.unit.clone();
+            self.bag(&me)?;
+        }
         if !units.iter().all(|u| self.bags.contains_key(u)) {
             return Ok(()); // not read in this dispatch: leave the status as it is
         }
@@ -463,6 +477,12 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
             .iter()
             .find(|(_, s)| *s == Some(UnitState::Failed))
             .map(|(n, _)| *n);
+        let failure = units
+            .iter()
+            .find(|u| Some(u.number()) == failed)
+            .and_then(|u| self.bags[u].get(FAILURE_KEY))
+            .filter(|why| why.starts_with("Versions incompatible"))
+            .cloned();
         // Recovery first: the operator already ran the pre-check after the failure, and the
         // next step is the refresh back (the failed unit stays failed until it).
         let status = if states.iter().any(|(_, s)| *s == Some(UnitState::Recovery)) {
@@ -497,6 +517,11 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
                     states.len()
                 ))
             }
+        } else if let Some(why) = failure {
+            // Nothing was upgraded: the way out is the refresh back alone.
+            // (The next step is never cut: the reason is, if the whole is over 120.)
+            let next = "; juju refresh back";
+            Status::Blocked(format!("{}{next}", truncate_to(&why, 120 - next.len())))
         } else if let Some(n) = failed {
             Status::Blocked(format!(
                 "Upgrade failed on unit {n}: run pre-upgrade-check on the leader, then juju refresh back"
@@ -784,7 +809,21 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
             Ok(()) => Ok(true),
             Err(e) => {
                 self.error(e.0.py_log_line());
+                let found = self.config.dependency_model.incompatibilities(&stored);
+                let mut why = String::from("Versions incompatible:");
+                if let Some((key, old, constraint)) = found.first() {
+                    why.push_str(&format!(
+                        " {} {} does not satisfy {}",
+                        truncate(key, 24),
+                        truncate(old, 16),
+                        truncate(constraint, 24)
+                    ));
+                }
+                if found.len() > 1 {
+                    why.push_str(&format!(" (+{} more)", found.len() - 1));
+                }
                 self.set_unit_failed(None)?;
+                self.set_own(FAILURE_KEY, &why)?;
                 Ok(false)
             }
         }
@@ -1172,6 +1211,12 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
     /// Emits `upgrade_granted` and acts on the charm's outcome.
     fn grant(&mut self) -> R<(), V> {
         self.fx.calls.push(Call::UpgradeGranted);
+        if self.config.substrate == Substrate::Vm {
+            // The workload work that follows can take minutes: show it now, as the
+            // reference's immediate status-set does (the final status comes at the end).
+            self.view
+                .publish_status(&Status::Maintenance("upgrading...".into()))?;
+        }
         match self.with_hooks(|h, cx| h.on_upgrade_granted(cx))? {
             Err(e) => {
                 self.error(e.0.py_log_line());
@@ -1198,6 +1243,9 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         }
         self.status(Status::Blocked(cause.unwrap_or_default().to_owned()));
         self.set_own_state(UnitState::Failed)?;
+        // The reason, when the caller knows it, is written after this; any other failure
+        // clears a reason left from an earlier one (an empty value deletes the key).
+        self.set_own(FAILURE_KEY, "")?;
         self.fx.calls.push(Call::LogRollbackInstructions);
         self.with_hooks(|h, cx| h.log_rollback_instructions(cx))
     }
@@ -1284,4 +1332,13 @@ fn validate_stack(stack: &[u32], units: &[UnitName]) -> Result<(), String> {
 /// unless it is absurdly long, then cut (a log line never carries a peer's megabyte).
 fn shown_stack(stack: &[u32]) -> String {
     truncate(&format_stack(stack), 200)
+}
+
+/// `s` within `max` characters, the cut marked with `...` (for statuses Juju shows).
+fn truncate_to(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        truncate(s, max.saturating_sub(3))
+    }
 }

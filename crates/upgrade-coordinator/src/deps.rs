@@ -300,6 +300,25 @@ impl DependencyModel {
         out
     }
 
+    /// The entries whose stored version does not satisfy this model's `upgrade_supported`,
+    /// in declaration order: `(entry, stored version, constraint)`.
+    pub fn incompatibilities<'a>(
+        &'a self,
+        stored: &'a StoredDependencies,
+    ) -> Vec<(&'a str, &'a str, &'a str)> {
+        self.entries
+            .iter()
+            .filter_map(|(key, new)| {
+                let old = stored.version_of(key)?;
+                (!verify_requirements(old, &new.upgrade_supported).unwrap_or(false)).then_some((
+                    key,
+                    old,
+                    new.upgrade_supported.as_str(),
+                ))
+            })
+            .collect()
+    }
+
     /// The reference's `_upgrade_supported_check`: every entry of this (new) model whose
     /// stored version does not satisfy the new `upgrade_supported` is listed in one error, in
     /// declaration order, with the reference's exact message and cause. Entries the stored

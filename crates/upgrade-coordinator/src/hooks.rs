@@ -53,6 +53,8 @@ pub struct UpgradeContext<'c> {
     pub(crate) bags: &'c mut BTreeMap<UnitName, StringMap>,
     pub(crate) own_pending: &'c mut StringMap,
     pub(crate) effects: &'c mut Effects,
+    /// Shows a status at once (the view's `publish_status`); its error in words.
+    pub(crate) publish: &'c mut dyn FnMut(&juju_hooks::Status) -> Result<(), String>,
 }
 
 impl UpgradeContext<'_> {
@@ -115,6 +117,19 @@ impl UpgradeContext<'_> {
     /// Logs a line (sent to `juju-log` by the charm's shell).
     pub fn log(&mut self, level: LogLevel, message: impl Into<String>) {
         self.effects.log(level, message);
+    }
+
+    /// Shows `status` on this unit at once, before the dispatch ends: progress of long work
+    /// in [`UpgradeHooks::on_upgrade_granted`] (`stopping the workload`, `installing 1.1.0`,
+    /// ...). The unit's final status is still the coordinator's. A failure to show it is
+    /// logged at WARNING and does not fail the hook.
+    pub fn publish_status(&mut self, status: juju_hooks::Status) {
+        if let Err(e) = (self.publish)(&status) {
+            self.effects.log(
+                LogLevel::Warning,
+                format!("could not show the status {:?}: {e}", status.message()),
+            );
+        }
     }
 
     /// The workload now runs `version`: `juju status` shows it from the end of this

@@ -108,8 +108,8 @@ pub mod view;
 pub mod wire;
 
 pub use coordinator::{
-    handle, CoordinatorError, UpgradeConfig, UpgradeEvent, DEPENDENCIES_KEY, RESUMED_KEY,
-    ROUND_KEY, STACK_KEY, STATE_KEY,
+    handle, CoordinatorError, UpgradeConfig, UpgradeEvent, DEPENDENCIES_KEY, FAILURE_KEY,
+    RESUMED_KEY, ROUND_KEY, STACK_KEY, STATE_KEY,
 };
 pub use deps::{Dependency, DependencyModel, ModelError, StoredDependencies};
 pub use effects::{Call, Effects, LogLine};

@@ -78,6 +78,10 @@ impl View for ModelView<'_, '_> {
     fn current_status(&mut self) -> Result<Option<juju_hooks::Status>, ModelError> {
         Ok(self.model.shown_status().cloned())
     }
+
+    fn publish_status(&mut self, status: &juju_hooks::Status) -> Result<(), ModelError> {
+        self.model.publish_status_now(status)
+    }
 }
 
 /// Runs `event` through the coordinator and stages its effects on `model` (flushed by the

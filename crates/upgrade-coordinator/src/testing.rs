@@ -193,6 +193,7 @@ pub fn scenario_files(dir: &Path) -> Vec<PathBuf> {
 /// `upgrade-resumed`): the reference's keys must match exactly, ours are extra.
 pub fn drop_our_keys(unit_data: &mut StringMap, app_data: &mut StringMap) {
     unit_data.remove(crate::ROUND_KEY);
+    unit_data.remove(crate::FAILURE_KEY);
     app_data.remove(crate::ROUND_KEY);
     app_data.remove(crate::RESUMED_KEY);
 }

@@ -36,6 +36,14 @@ pub trait View {
     fn current_status(&mut self) -> Result<Option<juju_hooks::Status>, Self::Error> {
         Ok(None)
     }
+
+    /// Shows `status` at once, before the dispatch ends (`status-set` is immediate in Juju):
+    /// for long work the operator should see happen, such as a workload upgrade. The final
+    /// status is still the one in [`Effects`](crate::Effects). Default: nothing to show it on.
+    fn publish_status(&mut self, status: &juju_hooks::Status) -> Result<(), Self::Error> {
+        let _ = status;
+        Ok(())
+    }
 }
 
 /// An in-memory [`View`]: the state of one unit's world, for tests, the simulator and
@@ -59,6 +67,8 @@ pub struct Snapshot {
     pub planned_units: Option<usize>,
     /// The status this unit shows (`View::current_status`).
     pub status: Option<juju_hooks::Status>,
+    /// Statuses published during the dispatch (`View::publish_status`), in order.
+    pub published: Vec<juju_hooks::Status>,
     reads: Cell<usize>,
 }
 
@@ -123,5 +133,10 @@ impl View for Snapshot {
 
     fn current_status(&mut self) -> Result<Option<juju_hooks::Status>, Infallible> {
         Ok(self.status.clone())
+    }
+
+    fn publish_status(&mut self, status: &juju_hooks::Status) -> Result<(), Infallible> {
+        self.published.push(status.clone());
+        Ok(())
     }
 }

@@ -652,3 +652,115 @@ fn d16_kubernetes_late_upgrade_charm_goes_from_the_top() {
     .unwrap();
     assert!(!fx.unit_data.contains_key("state"), "{fx:?}");
 }
+
+/// Issue 18, case 2: an incompatible refresh says why, on the application, within 120
+/// characters; another failure does not inherit the reason.
+#[test]
+fn an_incompatible_refresh_says_why_on_the_application() {
+    let mut cfg = config(Substrate::Vm);
+    cfg.exact_logs = false; // as the charm runs without debug logs
+                            // This charm's `app` entry needs >=1 to upgrade from; 0.5 is stored.
+    let stored = r#"{"app": {"dependencies": {}, "name": "app", "upgrade_supported": ">=0", "version": "0.5"}}"#;
+    let mut w = world(
+        0,
+        true,
+        &[(0, "idle"), (1, "ready")],
+        &[("upgrade-stack", "[0, 1]"), ("dependencies", stored)],
+    );
+    let fx = handle(
+        &cfg,
+        &unit(0),
+        &UpgradeEvent::UpgradeCharm,
+        &mut w,
+        &mut Hooks::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        fx.unit_data.get("state").map(String::as_str),
+        Some("failed")
+    );
+    let why = fx
+        .unit_data
+        .get("upgrade-failure")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(why, "Versions incompatible: app 0.5 does not satisfy >=1");
+    // The leader's next look at every unit says it on the application.
+    let mut w = world(
+        0,
+        true,
+        &[(0, "failed"), (1, "ready")],
+        &[("upgrade-stack", "[0, 1]"), ("dependencies", stored)],
+    );
+    w.units
+        .get_mut(&unit(0))
+        .unwrap()
+        .insert("upgrade-failure".into(), why.clone());
+    let fx = handle(
+        &cfg,
+        &unit(0),
+        &UpgradeEvent::RelationChanged,
+        &mut w,
+        &mut Hooks::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        fx.app_status,
+        Some(Status::Blocked(
+            "Versions incompatible: app 0.5 does not satisfy >=1; juju refresh back".into()
+        ))
+    );
+    // A workload failure clears a reason left from before.
+    let mut w = world(1, false, &[(0, "ready"), (1, "upgrading")], &[]);
+    w.units
+        .get_mut(&unit(1))
+        .unwrap()
+        .insert("upgrade-failure".into(), why);
+    let fx = handle(
+        &cfg,
+        &unit(1),
+        &UpgradeEvent::UnitFailed { cause: None },
+        &mut w,
+        &mut Hooks::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        fx.unit_data.get("upgrade-failure").map(String::as_str),
+        Some("")
+    );
+}
+
+#[test]
+fn a_long_incompatibility_stays_within_the_status_length() {
+    let model = r#"{"a-component-with-a-very-long-name-indeed": {"dependencies": {}, "name": "x", "upgrade_supported": ">=10.0.0.0.0.0.0.0.0.0.0,<20", "version": "10.0.0"}, "b": {"dependencies": {}, "name": "b", "upgrade_supported": ">=3", "version": "3"}}"#;
+    let cfg = UpgradeConfig::new(Substrate::Vm, DependencyModel::from_json(model).unwrap());
+    let stored = r#"{"a-component-with-a-very-long-name-indeed": {"version": "1.2.3.4.5.6.7.8.9.10.11.12"}, "b": {"version": "1"}}"#;
+    let mut w = world(
+        0,
+        true,
+        &[(0, "idle")],
+        &[("upgrade-stack", "[0]"), ("dependencies", stored)],
+    );
+    let fx = handle(
+        &cfg,
+        &unit(0),
+        &UpgradeEvent::UpgradeCharm,
+        &mut w,
+        &mut Hooks::default(),
+    )
+    .unwrap();
+    let Some(Status::Blocked(m)) = &fx.app_status else {
+        panic!("{:?}", fx.app_status)
+    };
+    assert!(m.chars().count() <= 120, "{} chars: {m}", m.chars().count());
+    assert!(
+        m.starts_with("Versions incompatible: a-component") && m.ends_with("; juju refresh back"),
+        "{m}"
+    );
+    // The reason in the unit's bag has it all, each part cut short.
+    let why = &fx.unit_data["upgrade-failure"];
+    assert!(
+        why.ends_with("(+1 more)") && why.contains("1.2.3.4"),
+        "{why}"
+    );
+}

@@ -5,6 +5,9 @@
 # what the reference does in issue 7's scenarios.
 # Usage: scripts/reference-sim.sh upgrade --substrate k8s --fault add-unit:after-pre-check --seed 3
 # Env: REFERENCE_SEED (default ../shared/seeds/002_cea8aa1dd7fca20c.txt), REFERENCE_VENV.
+# Exit status: juju-sim's: 0 when every invariant held, 1 when one broke (a hook of the
+# reference that keeps failing is one: the unit is left in error and the report says so),
+# 2 for a usage error or a missing reference library.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 seed=${REFERENCE_SEED:-"$root/../shared/seeds/002_cea8aa1dd7fca20c.txt"}

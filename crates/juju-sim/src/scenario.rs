@@ -89,6 +89,10 @@ fn upgrade_steps(cfg: SimConfig, op: &mut Operator) -> Result<(Sim, Vec<String>,
         // The operator forgets the pre-upgrade-check: the refresh must be detected, the
         // application Blocked with the next step, nobody upgraded; then the check starts it.
         sim.arm_faults(&target)?;
+        sim.set_phase(format!(
+            "refresh to revision {} (no pre-check)",
+            target.number
+        ));
         sim.refresh(&target)?;
         op.intend(&target);
         let n = sim.settle(budget(units))?;
@@ -114,6 +118,7 @@ fn upgrade_steps(cfg: SimConfig, op: &mut Operator) -> Result<(Sim, Vec<String>,
                 sim.upgrade_order()
             ));
         }
+        sim.set_phase("pre-upgrade-check (after the refresh)");
         let pre = op.run_action(&mut sim, &mut notes, leader, "pre-upgrade-check")?;
         if let Some(m) = pre.failed() {
             op.unexpected(
@@ -141,6 +146,7 @@ fn upgrade_steps(cfg: SimConfig, op: &mut Operator) -> Result<(Sim, Vec<String>,
         op.intend(&target);
         return Ok((sim, notes, End::Finished { once: true }));
     }
+    sim.set_phase("pre-upgrade-check");
     let pre = op.run_action(&mut sim, &mut notes, leader, "pre-upgrade-check")?;
     match pre.failed() {
         Some(msg) => {
@@ -180,6 +186,7 @@ fn upgrade_steps(cfg: SimConfig, op: &mut Operator) -> Result<(Sim, Vec<String>,
         notes.push(format!("settled in {n} hooks"));
     }
     sim.arm_faults(&target)?;
+    sim.set_phase(format!("refresh to revision {}", target.number));
     sim.refresh(&target)?;
     op.intend(&target);
     scale_midway(&mut sim, &mut notes, "upgrade", |p| match p {
@@ -204,6 +211,7 @@ fn upgrade_steps(cfg: SimConfig, op: &mut Operator) -> Result<(Sim, Vec<String>,
                 sim.upgrade_order()
             ));
         }
+        sim.set_phase("resume-upgrade");
         let resume = op.run_action(&mut sim, &mut notes, leader, "resume-upgrade")?;
         match resume.failed() {
             Some(m) => op.unexpected(&mut sim, &mut notes, format!("resume-upgrade failed: {m}")),
@@ -316,6 +324,7 @@ pub fn rollback(mut cfg: SimConfig) -> Result<(Sim, Report)> {
     let mut op = Operator::new(&cfg);
     let (mut sim, mut notes, _) = upgrade_steps(cfg, &mut op)?;
     let leader = sim.leader();
+    sim.set_phase("rollback: pre-upgrade-check");
     let pre = op.run_action(&mut sim, &mut notes, leader, "pre-upgrade-check")?;
     notes.push(match pre.failed() {
         Some(m) => format!("rollback pre-upgrade-check failed: {m}"),
@@ -332,6 +341,7 @@ pub fn rollback(mut cfg: SimConfig) -> Result<(Sim, Report)> {
     });
     sim.clear_injected_workload_faults()?;
     let old = old_revision();
+    sim.set_phase(format!("rollback: refresh back to revision {}", old.number));
     sim.refresh(&old)?;
     op.intend(&old);
     scale_midway(&mut sim, &mut notes, "rollback", |p| match p {
@@ -344,6 +354,7 @@ pub fn rollback(mut cfg: SimConfig) -> Result<(Sim, Report)> {
         old.number
     ));
     if sim.is_k8s() {
+        sim.set_phase("rollback: resume-upgrade");
         let resume = op.run_action(&mut sim, &mut notes, leader, "resume-upgrade")?;
         notes.push(describe("rollback resume-upgrade", &resume));
         let n = sim.settle(budget(units))?;
@@ -413,6 +424,7 @@ fn finish(
             Some(outcome)
         }
     };
+    sim.set_phase("done");
     let mut report = sim.report(scenario, notes);
     report.outcome = outcome;
     Ok(report)
@@ -666,6 +678,7 @@ impl Operator {
             }
             *taken += 1;
             notes.push(format!("operator: {} (shown: {shown})", step.command()));
+            sim.set_phase(format!("operator: {}", step.command()));
             let leader = sim.leader();
             match step {
                 Step::PreUpgradeCheck | Step::ResumeUpgrade => {

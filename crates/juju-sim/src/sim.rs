@@ -328,6 +328,8 @@ struct UnitSim {
     /// Every unit status it showed, in order (`status-set` is immediate: a killed or failed
     /// dispatch's statuses were shown too).
     statuses_shown: Vec<(String, String)>,
+    /// A hook kept failing: Juju shows the unit in error and runs nothing more on it.
+    in_error: bool,
 }
 
 /// What an action returned.
@@ -490,6 +492,8 @@ pub struct Sim {
     rolling: Option<usize>,
     /// Live display: lines drawn last time, when.
     drawn: usize,
+    /// What the scenario is doing now (the live table's first line).
+    phase: String,
     last_draw: Option<Instant>,
     last_hook: BTreeMap<usize, String>,
     first_violation_step: Option<usize>,
@@ -560,6 +564,7 @@ impl Sim {
             template_gen: 0,
             rolling: None,
             drawn: 0,
+            phase: "deploying".into(),
             last_draw: None,
             last_hook: BTreeMap::new(),
             first_violation_step: None,
@@ -638,6 +643,7 @@ impl Sim {
             armed_dispatches: None,
             reported_version: None,
             statuses_shown: Vec::new(),
+            in_error: false,
         });
         Ok(self.units.len() - 1)
     }
@@ -685,7 +691,7 @@ impl Sim {
     /// a join, then joins, then the application bag's change, then units' changes.
     fn next_item(&self, i: usize) -> Option<(Event, u64, Source)> {
         let u = &self.units[i];
-        if u.gone {
+        if u.gone || u.in_error {
             return None;
         }
         if let Some(p) = u.queue.front() {
@@ -1112,12 +1118,14 @@ impl Sim {
                 ));
             }
             if tries > MAX_RETRIES {
-                bail!(
-                    "{} keeps failing {} ({} tries)",
-                    self.units[i].name,
-                    name,
-                    tries
-                );
+                // Juju leaves the unit in error (`juju resolve` would retry it): the model
+                // goes on without it and the run fails with this violation.
+                self.violations.push(format!(
+                    "step {}: {} keeps failing {name} ({tries} tries): the unit is in error",
+                    self.step, self.units[i].name
+                ));
+                self.first_violation_step.get_or_insert(self.step);
+                self.units[i].in_error = true;
             }
         }
         let workload_after = self.workload_version(i);
@@ -1140,8 +1148,69 @@ impl Sim {
         Ok(true)
     }
 
-    /// Redraws the live table (at most every 50 ms unless `force`).
+    /// What the scenario is doing now (the live table's first line): `deploying`,
+    /// `pre-upgrade-check`, `refresh to revision 2`, `waiting for resume-upgrade`, ...
+    pub fn set_phase(&mut self, phase: impl Into<String>) {
+        self.phase = phase.into();
+        self.draw(true);
+    }
+
+    /// The live table's lines, each cut to `width` characters.
+    pub fn frame(&self, width: usize) -> Vec<String> {
+        let (app, app_message) = self.shown_app_status();
+        let mut lines = vec![
+            format!(
+                "juju-sim: {} | {} hooks, {:.1} s, {} upgraded{}",
+                self.phase,
+                self.step,
+                self.started.elapsed().as_secs_f64(),
+                self.upgrade_order.len(),
+                if self.violations.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} VIOLATIONS", self.violations.len())
+                }
+            ),
+            format!("application: {app} {app_message}")
+                .trim_end()
+                .to_owned(),
+            format!(
+                "  {:<23} {:<10} {:<8} {:<8} {:<24} status",
+                "unit", "state", "workload", "shown", "last hook"
+            ),
+        ];
+        let shown = self.units.len().min(20);
+        for i in 0..shown {
+            let u = &self.units[i];
+            lines.push(format!(
+                "  {:<22}{} {:<10} {:<8} {:<8} {:<24} {} {}",
+                u.name.to_string(),
+                if i == self.leader { "*" } else { " " },
+                self.state_of(i),
+                self.workload_version(i),
+                u.reported_version.as_deref().unwrap_or("-"),
+                self.last_hook.get(&i).map(String::as_str).unwrap_or(""),
+                u.status.0,
+                u.status.1
+            ));
+        }
+        if self.units.len() > shown {
+            lines.push(format!("  ... and {} more units", self.units.len() - shown));
+        }
+        for l in &mut lines {
+            if let Some((at, _)) = l.char_indices().nth(width) {
+                l.truncate(at);
+            }
+        }
+        lines
+    }
+
+    /// Redraws the live table on the terminal (stderr) in place, at most every 50 ms unless
+    /// `force`: each line cut to the terminal's width (a wrapped line would break the
+    /// redraw into stale half-frames), the previous frame overwritten, not repeated.
     pub fn draw(&mut self, force: bool) {
+        use crossterm::{cursor, queue, style::Print, terminal};
+        use std::io::Write as _;
         if !self.cfg.live {
             return;
         }
@@ -1153,45 +1222,26 @@ impl Sim {
             return;
         }
         self.last_draw = Some(Instant::now());
-        let mut lines = vec![format!(
-            "juju-sim: {} hooks, {:.1} s, {} upgraded{}",
-            self.step,
-            self.started.elapsed().as_secs_f64(),
-            self.upgrade_order.len(),
-            if self.violations.is_empty() {
-                String::new()
-            } else {
-                format!(", {} VIOLATIONS", self.violations.len())
+        let width = terminal::size().map_or(80, |(w, _)| usize::from(w.max(20)) - 1);
+        let lines = self.frame(width);
+        let mut err = std::io::stderr().lock();
+        let mut draw = || -> std::io::Result<()> {
+            if self.drawn > 0 {
+                queue!(err, cursor::MoveToPreviousLine(self.drawn as u16))?;
             }
-        )];
-        let shown = self.units.len().min(20);
-        for i in 0..shown {
-            let u = &self.units[i];
-            let mut status = format!("{} {}", u.status.0, u.status.1);
-            status.truncate(44);
-            lines.push(format!(
-                "  {:<22}{} {:<10} {:<44} {:<8} {}",
-                u.name.to_string(),
-                if i == self.leader { "*" } else { " " },
-                self.state_of(i),
-                status,
-                self.workload_version(i),
-                self.last_hook.get(&i).map(String::as_str).unwrap_or("")
-            ));
-        }
-        if self.units.len() > shown {
-            lines.push(format!("  ... and {} more units", self.units.len() - shown));
-        }
-        let mut out = String::new();
-        if self.drawn > 0 {
-            out.push_str(&format!("\x1b[{}A", self.drawn));
-        }
-        for l in &lines {
-            out.push_str("\x1b[2K");
-            out.push_str(l);
-            out.push('\n');
-        }
-        eprint!("{out}");
+            for l in &lines {
+                queue!(
+                    err,
+                    terminal::Clear(terminal::ClearType::CurrentLine),
+                    Print(l),
+                    Print("\n")
+                )?;
+            }
+            queue!(err, terminal::Clear(terminal::ClearType::FromCursorDown))?;
+            err.flush()
+        };
+        // A terminal that went away only loses the table.
+        let _ = draw();
         self.drawn = lines.len();
     }
 
@@ -1289,7 +1339,12 @@ impl Sim {
                 }
             }
         }
-        bail!("the model did not settle in {max_steps} hooks")
+        self.violations.push(format!(
+            "step {}: the model did not settle in {max_steps} hooks",
+            self.step
+        ));
+        self.first_violation_step.get_or_insert(self.step);
+        Ok(self.step - start)
     }
 
     /// Kubernetes: the StatefulSet controller. When the pod being recreated has run its

@@ -661,3 +661,29 @@ fn a_granted_unit_shows_it_is_upgrading_while_it_does() {
         );
     }
 }
+
+/// Issue 18, case 4: the live table has a header row, the phase and the application status
+/// (which names the operator's next step), and no line is wider than the terminal.
+#[test]
+fn the_live_table_fits_the_terminal_and_says_where_the_run_is() {
+    let (mut sim, _) = upgrade(cfg(3, 1, vec![Fault::FailUpgrade(2)])).unwrap();
+    sim.set_phase("pre-upgrade-check");
+    for width in [40, 80, 200] {
+        let frame = sim.frame(width);
+        assert!(
+            frame.iter().all(|l| l.chars().count() <= width),
+            "{frame:#?}"
+        );
+        assert!(
+            frame[0].starts_with("juju-sim: pre-upgrade-check"),
+            "{frame:#?}"
+        );
+        assert!(frame[2].trim_start().starts_with("unit"), "{frame:#?}");
+        assert_eq!(frame.len(), 3 + 3);
+    }
+    let wide = sim.frame(200);
+    assert!(
+        wide[1].starts_with("application: blocked Upgrade failed on unit 2: run pre-upgrade-check"),
+        "{wide:#?}"
+    );
+}

@@ -127,23 +127,94 @@ fn build_dispatch(project: &Path, target: &str) -> Result<PathBuf> {
         .join("release/dispatch"))
 }
 
-fn metadata_name(metadata: &str) -> Result<String> {
-    metadata
-        .lines()
-        .find_map(|l| l.strip_prefix("name:"))
-        .map(|n| n.trim().trim_matches(['"', '\'']).to_owned())
-        .filter(|n| !n.is_empty())
-        .context("metadata.yaml has no name")
+/// The charm's name from `metadata.yaml`, read as YAML (a comment or quotes are YAML's, not
+/// part of the name).
+pub fn metadata_name(metadata: &str) -> Result<String> {
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        name: Option<serde_yaml_ng::Value>,
+    }
+    let parsed: Metadata =
+        serde_yaml_ng::from_str(metadata).context("metadata.yaml is not valid YAML")?;
+    let name = match parsed.name {
+        Some(serde_yaml_ng::Value::String(n)) => n,
+        Some(other) => bail!("metadata.yaml: name must be a string, not {other:?}"),
+        None => bail!("metadata.yaml has no name"),
+    };
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name.starts_with(|c: char| c.is_ascii_lowercase());
+    if !valid {
+        bail!("metadata.yaml: {name:?} is not a charm name (lower-case letters, digits and '-', starting with a letter)");
+    }
+    Ok(name)
 }
 
-/// The `manifest.yaml` charmcraft writes.
-pub fn manifest(base: &str, arch: &str, started_at: &str) -> Result<String> {
+/// `manifest.yaml`, in charmcraft's shape: the bases and an (empty) analysis. It claims no
+/// charmcraft version or start time (charmcraft never ran); what packed it goes in
+/// `image-info`, the field charmcraft leaves free.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct Manifest {
+    analysis: Analysis,
+    bases: Vec<ManifestBase>,
+    image_info: PackedBy,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Analysis {
+    attributes: Vec<Attribute>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Attribute {
+    name: &'static str,
+    result: &'static str,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ManifestBase {
+    architectures: Vec<String>,
+    channel: String,
+    name: String,
+}
+
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct PackedBy {
+    packed_by: String,
+}
+
+/// The `manifest.yaml` of a charm for `base` (`ubuntu@24.04`) and `arch`.
+pub fn manifest(base: &str, arch: &str) -> Result<String> {
     let (distribution, channel) = base
         .split_once('@')
         .with_context(|| format!("base {base:?} is not name@channel"))?;
-    Ok(format!(
-        "analysis:\n  attributes:\n  - name: language\n    result: unknown\n  - name: framework\n    result: unknown\nbases:\n- architectures:\n  - {arch}\n  channel: '{channel}'\n  name: {distribution}\ncharmcraft-started-at: '{started_at}'\ncharmcraft-version: 4.5.0\n"
-    ))
+    let manifest = Manifest {
+        analysis: Analysis {
+            attributes: vec![
+                Attribute {
+                    name: "language",
+                    result: "unknown",
+                },
+                Attribute {
+                    name: "framework",
+                    result: "unknown",
+                },
+            ],
+        },
+        bases: vec![ManifestBase {
+            architectures: vec![arch.to_owned()],
+            channel: channel.to_owned(),
+            name: distribution.to_owned(),
+        }],
+        image_info: PackedBy {
+            packed_by: format!("upgradectl {}", env!("CARGO_PKG_VERSION")),
+        },
+    };
+    Ok(serde_yaml_ng::to_string(&manifest)?)
 }
 
 /// Packs the charm; returns the `.charm` path.
@@ -187,12 +258,12 @@ pub fn pack(o: &PackOptions) -> Result<PathBuf> {
         Linkage::Glibc(_) => {}
     }
 
-    let started_at = "2026-01-01T00:00:00.000000Z"; // fixed: the same inputs give the same file
+    // (No time stamp anywhere: the same inputs give the same file.)
     let mut files: Vec<(&str, Vec<u8>, u32)> = vec![
         ("dispatch", binary, 0o755),
         (
             "manifest.yaml",
-            manifest(&o.base, &o.arch, started_at)?.into_bytes(),
+            manifest(&o.base, &o.arch)?.into_bytes(),
             0o644,
         ),
         ("metadata.yaml", metadata.into_bytes(), 0o644),
@@ -247,8 +318,38 @@ mod tests {
         assert!(max_glibc("ubuntu@18.04").is_err());
         assert_eq!(rust_target("arm64").unwrap(), "aarch64-unknown-linux-gnu");
         assert!(rust_target("s390x").is_err());
-        assert!(manifest("ubuntu@22.04", "arm64", "t")
-            .unwrap()
-            .contains("channel: '22.04'"));
+        let m = manifest("ubuntu@22.04", "arm64").unwrap();
+        assert!(m.contains("channel: '22.04'"), "{m}");
+        assert!(!m.contains("charmcraft"), "{m}");
+        assert!(m.contains("packed-by: upgradectl "), "{m}");
+        // It reads back as the shape Juju and charmcraft read.
+        let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(&m).unwrap();
+        assert_eq!(v["bases"][0]["architectures"][0].as_str(), Some("arm64"));
+        assert_eq!(v["bases"][0]["name"].as_str(), Some("ubuntu"));
+        assert_eq!(
+            v["analysis"]["attributes"][1]["name"].as_str(),
+            Some("framework")
+        );
+    }
+
+    #[test]
+    fn the_charm_name_is_read_as_yaml() {
+        for (text, want) in [
+            ("name: my-charm\n", "my-charm"),
+            ("name: my-charm  # the charm's name\n", "my-charm"),
+            ("name: \"my-charm\"\n", "my-charm"),
+            ("# name: wrong\nsummary: x\nname: 'right'\n", "right"),
+        ] {
+            assert_eq!(metadata_name(text).unwrap(), want, "{text}");
+        }
+        for bad in [
+            "summary: x\n",
+            "name: 12\n",
+            "name: My Charm\n",
+            "name: [a]\n",
+            "name: ': x\n",
+        ] {
+            assert!(metadata_name(bad).is_err(), "{bad}");
+        }
     }
 }

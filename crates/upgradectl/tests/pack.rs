@@ -132,3 +132,51 @@ fn the_next_revision_ships_its_own_versions_and_bad_ones_are_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported base"));
 }
+
+#[test]
+fn the_name_comes_from_metadata_yaml_read_as_yaml() {
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(
+        project.path().join("metadata.yaml"),
+        "# The charm.\nname: kv-store   # what juju deploy calls it\nsummary: 'x'\npeers:\n  upgrade:\n    interface: upgrade\n",
+    )
+    .unwrap();
+    std::fs::copy(
+        root().join("versions.json"),
+        project.path().join("versions.json"),
+    )
+    .unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_upgradectl"))
+        .args(["pack", "--project"])
+        .arg(project.path())
+        .arg("--out")
+        .arg(out_dir.path())
+        .arg("--dispatch")
+        .arg(env!("CARGO_BIN_EXE_upgradectl"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let names: Vec<String> = std::fs::read_dir(out_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].starts_with("kv-store_ubuntu@"), "{names:?}");
+    let mut zip =
+        zip::ZipArchive::new(std::fs::File::open(out_dir.path().join(&names[0])).unwrap()).unwrap();
+    let mut manifest = String::new();
+    zip.by_name("manifest.yaml")
+        .unwrap()
+        .read_to_string(&mut manifest)
+        .unwrap();
+    assert!(
+        !manifest.contains("charmcraft-"),
+        "claims charmcraft ran: {manifest}"
+    );
+    assert!(manifest.contains("packed-by: upgradectl"), "{manifest}");
+}

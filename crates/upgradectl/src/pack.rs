@@ -99,10 +99,31 @@ pub fn linkage(bytes: &[u8]) -> Result<Linkage> {
     Ok(Linkage::Glibc(newest))
 }
 
+/// The variables `cargo run` sets for the program it runs (describing that program's
+/// package). Passed on to the inner `cargo build`, they reach build scripts: ring's declares
+/// `rerun-if-env-changed=CARGO_MANIFEST_DIR`, so switching between `cargo run -p upgradectl`
+/// and the built binary rebuilt the release dispatch every time.
+fn is_cargo_run_variable(name: &str) -> bool {
+    matches!(
+        name,
+        "CARGO_MANIFEST_DIR"
+            | "CARGO_MANIFEST_PATH"
+            | "CARGO_CRATE_NAME"
+            | "CARGO_BIN_NAME"
+            | "CARGO_PRIMARY_PACKAGE"
+    ) || name.starts_with("CARGO_PKG_")
+}
+
 fn build_dispatch(project: &Path, target: &str) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    eprintln!("building dispatch for {target} (static)...");
-    let status = Command::new(cargo)
+    eprintln!("building dispatch for {target} (static; the first time takes a few minutes)...");
+    let mut cmd = Command::new(cargo);
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(is_cargo_run_variable) {
+            cmd.env_remove(&name);
+        }
+    }
+    let status = cmd
         .current_dir(project)
         .env("RUSTFLAGS", "-C target-feature=+crt-static")
         .args([
@@ -330,6 +351,26 @@ mod tests {
             v["analysis"]["attributes"][1]["name"].as_str(),
             Some("framework")
         );
+    }
+
+    #[test]
+    fn the_variables_of_cargo_run_do_not_reach_the_inner_build() {
+        for name in [
+            "CARGO_MANIFEST_DIR",
+            "CARGO_PKG_NAME",
+            "CARGO_PKG_VERSION_MAJOR",
+        ] {
+            assert!(is_cargo_run_variable(name), "{name}");
+        }
+        // The user's own cargo settings do.
+        for name in [
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "CARGO_NET_OFFLINE",
+            "CARGO",
+        ] {
+            assert!(!is_cargo_run_variable(name), "{name}");
+        }
     }
 
     #[test]

@@ -304,6 +304,30 @@ fn the_cli_runs_and_reports() {
             "{sub}: {help}"
         );
     }
+    // A charm whose every hook fails (as a broken reference run would): the units end in
+    // error, and the run is a failure with its report (exit 1), not a usage error (2).
+    let out = Command::new(&sim)
+        .args([
+            "upgrade",
+            "--units",
+            "2",
+            "--quiet",
+            "--dispatch",
+            "/bin/false",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("keeps failing install") && text.contains("the unit is in error"),
+        "{text}"
+    );
     let out = Command::new(&sim).arg("--version").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("juju-sim "));
 }

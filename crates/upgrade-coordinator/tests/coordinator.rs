@@ -653,6 +653,16 @@ fn d16_kubernetes_late_upgrade_charm_goes_from_the_top() {
     assert!(!fx.unit_data.contains_key("state"), "{fx:?}");
 }
 
+/// `event` on unit `me` of world `w`, with default hooks.
+fn on(
+    cfg: &UpgradeConfig,
+    me: u32,
+    event: UpgradeEvent,
+    w: &mut Snapshot,
+) -> upgrade_coordinator::Effects {
+    handle(cfg, &unit(me), &event, w, &mut Hooks::default()).unwrap()
+}
+
 /// Issue 18, case 2: an incompatible refresh says why, on the application, within 120
 /// characters; another failure does not inherit the reason.
 #[test]
@@ -667,14 +677,7 @@ fn an_incompatible_refresh_says_why_on_the_application() {
         &[(0, "idle"), (1, "ready")],
         &[("upgrade-stack", "[0, 1]"), ("dependencies", stored)],
     );
-    let fx = handle(
-        &cfg,
-        &unit(0),
-        &UpgradeEvent::UpgradeCharm,
-        &mut w,
-        &mut Hooks::default(),
-    )
-    .unwrap();
+    let fx = on(&cfg, 0, UpgradeEvent::UpgradeCharm, &mut w);
     assert_eq!(
         fx.unit_data.get("state").map(String::as_str),
         Some("failed")
@@ -696,14 +699,7 @@ fn an_incompatible_refresh_says_why_on_the_application() {
         .get_mut(&unit(0))
         .unwrap()
         .insert("upgrade-failure".into(), why.clone());
-    let fx = handle(
-        &cfg,
-        &unit(0),
-        &UpgradeEvent::RelationChanged,
-        &mut w,
-        &mut Hooks::default(),
-    )
-    .unwrap();
+    let fx = on(&cfg, 0, UpgradeEvent::RelationChanged, &mut w);
     assert_eq!(
         fx.app_status,
         Some(Status::Blocked(
@@ -716,14 +712,7 @@ fn an_incompatible_refresh_says_why_on_the_application() {
         .get_mut(&unit(1))
         .unwrap()
         .insert("upgrade-failure".into(), why);
-    let fx = handle(
-        &cfg,
-        &unit(1),
-        &UpgradeEvent::UnitFailed { cause: None },
-        &mut w,
-        &mut Hooks::default(),
-    )
-    .unwrap();
+    let fx = on(&cfg, 1, UpgradeEvent::UnitFailed { cause: None }, &mut w);
     assert_eq!(
         fx.unit_data.get("upgrade-failure").map(String::as_str),
         Some("")
@@ -741,14 +730,7 @@ fn a_long_incompatibility_stays_within_the_status_length() {
         &[(0, "idle")],
         &[("upgrade-stack", "[0]"), ("dependencies", stored)],
     );
-    let fx = handle(
-        &cfg,
-        &unit(0),
-        &UpgradeEvent::UpgradeCharm,
-        &mut w,
-        &mut Hooks::default(),
-    )
-    .unwrap();
+    let fx = on(&cfg, 0, UpgradeEvent::UpgradeCharm, &mut w);
     let Some(Status::Blocked(m)) = &fx.app_status else {
         panic!("{:?}", fx.app_status)
     };

@@ -622,6 +622,13 @@ fn main() -> ExitCode {
     match run(Cli::parse().command) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            // The reader went away (`juju-sim upgrade | head -3`): end quietly.
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("juju-sim: {e:#}");
             ExitCode::from(2)

@@ -442,13 +442,10 @@ pub fn operate(
     max: usize,
 ) -> Result<Outcome> {
     let mut op = Operator {
-        max: Some(max),
-        taken: BTreeMap::new(),
         current: Some(current.clone()),
         previous: Some(previous.clone()),
         target: Some(target.clone()),
-        fault_in_last_action: false,
-        retry: true,
+        ..Operator::with(Some(max), true)
     };
     op.operate(sim, notes)
 }
@@ -570,14 +567,19 @@ pub struct Operator {
 
 impl Operator {
     fn new(cfg: &SimConfig) -> Operator {
+        Operator::with(cfg.operator, cfg.retry_actions)
+    }
+
+    /// An operator who has taken no step and refreshed to nothing yet.
+    fn with(max: Option<usize>, retry: bool) -> Operator {
         Operator {
-            max: cfg.operator,
+            max,
             taken: BTreeMap::new(),
             current: None,
             previous: None,
             target: None,
             fault_in_last_action: false,
-            retry: cfg.retry_actions,
+            retry,
         }
     }
 

@@ -1820,6 +1820,7 @@ impl Sim {
                 }
             })
             .collect::<Vec<_>>();
+        let (app_status, app_message) = self.shown_app_status();
         Report {
             schema: REPORT_SCHEMA,
             scenario: scenario.into(),
@@ -1831,8 +1832,8 @@ impl Sim {
             order: self.upgrade_order.clone(),
             seconds: self.started.elapsed().as_secs_f64(),
             violations: self.violations.clone(),
-            app_status: self.shown_app_status().0,
-            app_message: self.shown_app_status().1,
+            app_status,
+            app_message,
             trace: match self.first_violation_step {
                 Some(step) => {
                     let upto: Vec<TraceLine> = self

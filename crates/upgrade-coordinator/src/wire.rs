@@ -92,6 +92,11 @@ pub fn parse_stack(text: &str) -> Result<Vec<u32>, StackFormatError> {
     match (parsed, problem) {
         (_, Some(p)) => Err(p),
         (Ok(stack), None) => Ok(stack),
+        // Valid JSON that is no list, or no JSON at all (only on this error path is the
+        // text read a second time).
+        (Err(_), None) if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() => {
+            Err(StackFormatError::NotAList)
+        }
         (Err(e), None) => Err(StackFormatError::NotJson(e.to_string())),
     }
 }
@@ -106,7 +111,7 @@ impl<'de> serde::de::DeserializeSeed<'de> for StackSeed<'_> {
     type Value = Vec<u32>;
 
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Vec<u32>, D::Error> {
-        d.deserialize_any(self)
+        d.deserialize_seq(self)
     }
 }
 
@@ -137,35 +142,6 @@ impl<'de> serde::de::Visitor<'de> for StackSeed<'_> {
             stack.push(id);
         }
         Ok(stack)
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<Vec<u32>, A::Error> {
-        self.not_a_list()
-    }
-    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Vec<u32>, E> {
-        self.not_a_list()
-    }
-    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Vec<u32>, E> {
-        self.not_a_list()
-    }
-    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Vec<u32>, E> {
-        self.not_a_list()
-    }
-    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Vec<u32>, E> {
-        self.not_a_list()
-    }
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Vec<u32>, E> {
-        self.not_a_list()
-    }
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Vec<u32>, E> {
-        self.not_a_list()
-    }
-}
-
-impl StackSeed<'_> {
-    fn not_a_list<E: serde::de::Error>(self) -> Result<Vec<u32>, E> {
-        *self.problem = Some(StackFormatError::NotAList);
-        Err(E::custom("stop"))
     }
 }
 

@@ -38,7 +38,7 @@ pub use workload::{DirWorkload, Health, SystemdWorkload, Workload, WorkloadError
 pub const PEER_RELATION: &str = "upgrade";
 
 /// The actions declared in `actions.yaml`.
-pub const ACTIONS: [&str; 2] = ["pre-upgrade-check", "resume-upgrade"];
+pub const ACTIONS: [&str; 3] = ["pre-upgrade-check", "resume-upgrade", "force-upgrade"];
 
 /// The versions file, at the charm's root.
 pub const VERSIONS_FILE: &str = "versions.json";
@@ -46,16 +46,9 @@ pub const VERSIONS_FILE: &str = "versions.json";
 /// The entry of `versions.json` that names the workload's version.
 pub const WORKLOAD_ENTRY: &str = "workload";
 
-/// Unit databag key: the workload's health as the unit last saw it (`healthy` or
-/// `unhealthy: <reason>`). Extra keys beside the coordinator's `state` (peers ignore them).
-pub const HEALTH_KEY: &str = "workload-health";
+pub use upgrade_coordinator::{refresh_back_command, HEALTH_KEY, ROLLBACK_CHARM_KEY};
 /// Unit databag key: the workload version the unit runs.
 pub const VERSION_KEY: &str = "workload-version";
-
-/// Application databag key (leader-written at `pre-upgrade-check`): the charm URL the
-/// application ran before the upgrade, e.g. `ch:amd64/noble/upgrade-reference-12`, so that a
-/// failed unit can name the exact refresh back. An extra key: Python peers ignore it.
-pub const ROLLBACK_CHARM_KEY: &str = "rollback-charm";
 
 /// Where Juju records the charm URL a unit runs (`<charm dir>/.juju-charm`).
 pub const CHARM_URL_FILE: &str = ".juju-charm";
@@ -67,25 +60,6 @@ pub fn deployed_charm_url(charm_dir: &Path) -> Option<String> {
         .ok()
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty() && !s.contains(char::is_whitespace))
-}
-
-/// The exact command that refreshes `app` back to the charm `url` (as read from
-/// `.juju-charm`): `--revision N` for a Charmhub charm, `--path` for a local one.
-pub fn refresh_back_command(app: &str, url: Option<&str>) -> String {
-    let revision = url
-        .and_then(|u| u.rsplit_once('-'))
-        .and_then(|(_, r)| r.parse::<u32>().ok());
-    match (url, revision) {
-        (Some(u), Some(r)) if u.starts_with("ch:") || u.starts_with("cs:") => {
-            format!("juju refresh {app} --revision {r}")
-        }
-        (Some(u), Some(r)) if u.starts_with("local:") => format!(
-            "juju refresh {app} --path <the .charm file deployed as local revision {r}>"
-        ),
-        _ => format!(
-            "juju refresh {app} --revision <the previous revision> (or --path <the previous .charm file>)"
-        ),
-    }
 }
 
 /// The message of the pre-upgrade check's failure.
@@ -103,12 +77,16 @@ pub enum CharmError {
 /// first use, so machines never need one).
 pub type PartitionFn = Box<dyn FnMut(u32) -> Result<(), KubernetesClientError>>;
 
+/// Asks whether the charm may patch its StatefulSet (Kubernetes: `juju trust`).
+pub type TrustFn = Box<dyn FnMut() -> Result<bool, KubernetesClientError>>;
+
 /// The reference charm over a workload `W`.
 pub struct ReferenceCharm<W: Workload> {
     charm_dir: PathBuf,
     substrate: Substrate,
     workload: W,
     partition: Option<PartitionFn>,
+    trust: Option<TrustFn>,
     config: Option<Result<UpgradeConfig, String>>,
 }
 
@@ -120,6 +98,7 @@ impl<W: Workload> ReferenceCharm<W> {
             substrate,
             workload,
             partition: None,
+            trust: None,
             config: None,
         }
     }
@@ -127,6 +106,12 @@ impl<W: Workload> ReferenceCharm<W> {
     /// Uses `f` to set the StatefulSet partition (Kubernetes).
     pub fn with_partition_client(mut self, f: PartitionFn) -> Self {
         self.partition = Some(f);
+        self
+    }
+
+    /// Uses `f` to ask whether the charm may patch its StatefulSet (Kubernetes).
+    pub fn with_trust_check(mut self, f: TrustFn) -> Self {
+        self.trust = Some(f);
         self
     }
 
@@ -179,7 +164,7 @@ impl<W: Workload> ReferenceCharm<W> {
         let rollback_charm = match event {
             UpgradeEvent::RelationCreated
             | UpgradeEvent::PreUpgradeCheck
-            | UpgradeEvent::ResumeUpgrade => None,
+            | UpgradeEvent::ResumeUpgrade { .. } => None,
             _ => match model.peer_relation(PEER_RELATION)? {
                 Some(rel) => {
                     model.relation_get(&rel, &Bag::App(app.clone()), ROLLBACK_CHARM_KEY)?
@@ -190,6 +175,7 @@ impl<W: Workload> ReferenceCharm<W> {
         let mut hooks = Hooks {
             workload: &mut self.workload,
             partition: &mut self.partition,
+            trust: &mut self.trust,
             target,
             refresh_back: refresh_back_command(&app, rollback_charm.as_deref()),
             app,
@@ -300,6 +286,24 @@ impl<W: Workload> ReferenceCharm<W> {
     }
 }
 
+/// A boolean action parameter, true when absent (every one of ours defaults to true).
+/// `None` (with the action failed) when it is not a boolean.
+fn bool_param(model: &mut Model<'_>, name: &str) -> Result<Option<bool>, CharmError> {
+    let value = model.action_params()?.get(name).cloned();
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(Some(true)),
+        Some(serde_json::Value::Bool(b)) => Ok(Some(b)),
+        Some(serde_json::Value::String(s)) if s == "true" || s == "false" => Ok(Some(s == "true")),
+        Some(other) => {
+            model.fail_action(&format!(
+                "{name} must be true or false, not {}",
+                upgrade_coordinator::wire::truncate(&other.to_string(), 40)
+            ))?;
+            Ok(None)
+        }
+    }
+}
+
 fn health_fields(health: &Health) -> (String, String) {
     match health {
         Health::Healthy { version } => ("healthy".into(), version.clone()),
@@ -320,7 +324,9 @@ pub fn load_config(charm_dir: &Path, substrate: Substrate) -> Result<UpgradeConf
             path.display()
         ));
     }
-    Ok(UpgradeConfig::new(substrate, model))
+    let mut config = UpgradeConfig::new(substrate, model);
+    config.charm_url = deployed_charm_url(charm_dir);
+    Ok(config)
 }
 
 /// Stop, install `version`, start, check; the failure cause for the unit's Blocked status.
@@ -343,6 +349,7 @@ fn upgrade_workload<W: Workload>(workload: &mut W, version: &str) -> Result<(), 
 struct Hooks<'a, W: Workload> {
     workload: &'a mut W,
     partition: &'a mut Option<PartitionFn>,
+    trust: &'a mut Option<TrustFn>,
     target: String,
     app: String,
     refresh_back: String,
@@ -453,6 +460,16 @@ impl<W: Workload> UpgradeHooks for Hooks<'_, W> {
         );
     }
 
+    fn may_patch_partition(
+        &mut self,
+        _cx: &mut UpgradeContext<'_>,
+    ) -> Result<bool, KubernetesClientError> {
+        match self.trust.as_mut() {
+            Some(ask) => ask(),
+            None => Ok(true),
+        }
+    }
+
     fn set_rolling_update_partition(
         &mut self,
         _cx: &mut UpgradeContext<'_>,
@@ -522,31 +539,36 @@ impl<W: Workload> Charm for ReferenceCharm<W> {
             },
             Event::Action(action) => match action.name.as_str() {
                 "pre-upgrade-check" => {
-                    let fx = self.coordinate(UpgradeEvent::PreUpgradeCheck, model)?;
-                    // A new upgrade stack (not a repaired one: then this unit already runs
-                    // the new charm): remember what to refresh back to.
-                    if fx.is_some_and(|fx| {
-                        fx.app_data.contains_key(upgrade_coordinator::STACK_KEY)
-                            && !fx.unit_data.contains_key(STATE_KEY)
-                    }) {
-                        if let (Some(url), Some(rel)) = (
-                            deployed_charm_url(&self.charm_dir),
-                            model.peer_relation(PEER_RELATION)?,
-                        ) {
-                            model.relation_set(
-                                &rel,
-                                WriteTarget::OwnApp,
-                                ROLLBACK_CHARM_KEY,
-                                &url,
-                            )?;
-                        }
-                    }
+                    self.coordinate(UpgradeEvent::PreUpgradeCheck, model)?;
                     if self.substrate == Substrate::K8s {
                         self.finish_k8s_unit(model)?;
                     }
                 }
                 "resume-upgrade" => {
-                    self.coordinate(UpgradeEvent::ResumeUpgrade, model)?;
+                    let Some(check_health) = bool_param(model, "check-health-of-refreshed-units")?
+                    else {
+                        return Ok(Handled::Done);
+                    };
+                    self.coordinate(UpgradeEvent::ResumeUpgrade { check_health }, model)?;
+                }
+                "force-upgrade" => {
+                    let (Some(check_compatibility), Some(run_pre_upgrade_checks)) = (
+                        bool_param(model, "check-compatibility")?,
+                        bool_param(model, "run-pre-upgrade-checks")?,
+                    ) else {
+                        return Ok(Handled::Done);
+                    };
+                    self.coordinate(
+                        UpgradeEvent::ForceUpgrade {
+                            check_compatibility,
+                            run_pre_upgrade_checks,
+                        },
+                        model,
+                    )?;
+                    if self.substrate == Substrate::K8s {
+                        // A pod let past its versions check upgrades its workload now.
+                        self.finish_k8s_unit(model)?;
+                    }
                 }
                 other => model.fail_action(&format!(
                     "Unknown action {other:?}: this charm has no such action."

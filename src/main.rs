@@ -5,11 +5,13 @@
 //! unexpected happened, so Juju discards the hook's changes, marks the unit in error and
 //! retries; 2 when the environment is not one Juju builds.
 
+use std::cell::RefCell;
 use std::process::ExitCode;
+use std::rc::Rc;
 
 use juju_hooks::{dispatch, Charm, HookContext, HookTools, LogLevel, ProcessHookTools};
 use upgrade_coordinator::k8s::{InClusterClient, PartitionClient};
-use upgrade_coordinator::Substrate;
+use upgrade_coordinator::{KubernetesClientError, Substrate};
 use upgrade_reference_charm::{DirWorkload, ReferenceCharm, SystemdWorkload};
 
 /// Overrides the substrate (`vm` or `k8s`); by default Kubernetes is recognised by
@@ -85,28 +87,32 @@ fn run_with<W: upgrade_reference_charm::Workload>(
 ) -> ExitCode {
     let mut charm = ReferenceCharm::new(&ctx.charm_dir, substrate, workload);
     if substrate == Substrate::K8s {
+        // One client, made on first use (a machine never needs one), for both calls.
+        let client: Rc<RefCell<Option<InClusterClient>>> = Rc::default();
         let (namespace, app) = (ctx.model_name.clone(), ctx.unit.app().to_owned());
-        let mut client: Option<InClusterClient> = None;
-        charm = charm.with_partition_client(Box::new(move |partition| {
-            let c = match client.take() {
-                Some(c) => c,
-                None => match (
-                    std::env::var(K8S_API_VAR),
-                    std::env::var_os(K8S_ACCOUNT_VAR),
-                ) {
-                    (Ok(api), Some(dir)) => InClusterClient::with_credentials(
-                        &api,
-                        std::path::Path::new(&dir),
-                        &namespace,
-                        &app,
-                    )?,
-                    _ => InClusterClient::from_env(&namespace, &app)?,
-                },
+        let get = move || -> Result<InClusterClient, KubernetesClientError> {
+            if let Some(c) = client.borrow().as_ref() {
+                return Ok(c.clone());
+            }
+            let c = match (
+                std::env::var(K8S_API_VAR),
+                std::env::var_os(K8S_ACCOUNT_VAR),
+            ) {
+                (Ok(api), Some(dir)) => InClusterClient::with_credentials(
+                    &api,
+                    std::path::Path::new(&dir),
+                    &namespace,
+                    &app,
+                )?,
+                _ => InClusterClient::from_env(&namespace, &app)?,
             };
-            let result = c.set_partition(partition);
-            client = Some(c);
-            result
-        }));
+            *client.borrow_mut() = Some(c.clone());
+            Ok(c)
+        };
+        let get2 = get.clone();
+        charm = charm
+            .with_partition_client(Box::new(move |partition| get()?.set_partition(partition)))
+            .with_trust_check(Box::new(move || get2()?.can_patch()));
     }
     run(ctx, tools, &mut charm)
 }

@@ -201,6 +201,7 @@ fn observe(s: &Scenario, calls: &[RecordedCall]) -> Observed {
         }
     }
     upgrade_coordinator::testing::drop_our_keys(&mut o.unit_data, &mut o.app_data);
+    upgrade_coordinator::testing::drop_our_results(&mut o.action_results);
     o
 }
 

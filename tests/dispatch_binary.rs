@@ -280,10 +280,18 @@ fn pre_upgrade_check_on_the_leader_writes_a_leader_last_stack() {
             r#"{"upgrade-round":"1","upgrade-stack":"[0, 1, 2]"}"#
         )]
     );
-    assert!(
-        !calls.iter().any(|c| c.tool.starts_with("action-")),
-        "{calls:#?}"
-    );
+    // The result tells the refresh, the way back and the pause policy (the machine
+    // default: none).
+    let results: Vec<&RecordedCall> = calls.iter().filter(|c| c.tool == "action-set").collect();
+    assert_eq!(results.len(), 1, "{calls:#?}");
+    assert!(results[0]
+        .args
+        .contains(&"pause-after-unit-refresh=none".to_owned()));
+    assert!(results[0]
+        .args
+        .iter()
+        .any(|a| a.starts_with("rollback-command=juju refresh db --revision")));
+    assert!(!calls.iter().any(|c| c.tool == "action-fail"), "{calls:#?}");
 }
 
 #[test]

@@ -40,7 +40,9 @@ impl Charm for ScenarioCharm {
                 _ => return Ok(Handled::Done),
             },
             Event::Action(a) if a.name == "pre-upgrade-check" => UpgradeEvent::PreUpgradeCheck,
-            Event::Action(a) if a.name == "resume-upgrade" => UpgradeEvent::ResumeUpgrade,
+            Event::Action(a) if a.name == "resume-upgrade" => {
+                UpgradeEvent::ResumeUpgrade { check_health: true }
+            }
             _ => return Ok(Handled::Done),
         };
         let mut hooks = ScenarioHooks(&self.hooks);

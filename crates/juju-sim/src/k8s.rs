@@ -1,6 +1,8 @@
 //! The Kubernetes side of the simulated model: the application's StatefulSet (its
 //! rolling-update partition) behind a fake API server on loopback that answers the charm's
-//! real client (`PATCH /apis/apps/v1/namespaces/{model}/statefulsets/{app}`).
+//! real client (`PATCH /apis/apps/v1/namespaces/{model}/statefulsets/{app}`), and the access
+//! review a charm makes to learn whether it was trusted
+//! (`POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -13,6 +15,8 @@ pub struct StatefulSet {
     pub partition: u32,
     /// Every partition patched, in order.
     pub patches: Vec<u32>,
+    /// Access reviews asked, and what they were told (allowed or not), in order.
+    pub reviews: Vec<bool>,
     /// Answer 403 (the application was not `juju trust`ed).
     pub forbid: bool,
 }
@@ -36,9 +40,10 @@ impl ApiServer {
         let sts = Arc::new(Mutex::new(StatefulSet::default()));
         let path = format!("/apis/apps/v1/namespaces/{namespace}/statefulsets/{app}");
         let (state, want) = (sts.clone(), format!("Bearer {token}"));
+        let (ns, name) = (namespace.to_owned(), app.to_owned());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let _ = serve(stream, &path, &want, &state);
+                let _ = serve(stream, &path, (&ns, &name), &want, &state);
             }
         });
         Ok(ApiServer { url, token, sts })
@@ -62,6 +67,7 @@ fn status(code: u16, reason: &str, message: &str) -> String {
 fn serve(
     stream: TcpStream,
     path: &str,
+    (namespace, app): (&str, &str),
     auth: &str,
     sts: &Mutex<StatefulSet>,
 ) -> std::io::Result<()> {
@@ -95,6 +101,30 @@ fn serve(
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     if header("authorization") != Some(auth) {
         return respond(stream, 401, &status(401, "Unauthorized", "Unauthorized"));
+    }
+    if target == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" && method == "POST" {
+        // Allowed: patching exactly this StatefulSet, when trusted. Anything else this
+        // service account may not do.
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let Some(attrs) = v.pointer("/spec/resourceAttributes") else {
+            return respond(
+                stream,
+                422,
+                &status(422, "Invalid", "spec.resourceAttributes is required"),
+            );
+        };
+        let field = |k: &str| attrs.get(k).and_then(|x| x.as_str()).unwrap_or("");
+        let mut s = sts.lock().unwrap_or_else(|e| e.into_inner());
+        let allowed = !s.forbid
+            && field("verb") == "patch"
+            && field("group") == "apps"
+            && field("resource") == "statefulsets"
+            && field("namespace") == namespace
+            && field("name") == app;
+        s.reviews.push(allowed);
+        let mut out = v.clone();
+        out["status"] = serde_json::json!({"allowed": allowed});
+        return respond(stream, 201, &out.to_string());
     }
     if target != path {
         return respond(

@@ -176,7 +176,7 @@ struct RunArgs {
     #[arg(long, default_value = "random")]
     schedule: String,
     /// Faults: fail-upgrade:UNIT, unhealthy:UNIT, tool-fails-once:UNIT:TOOL,
-    /// kill-mid-hook:UNIT:CALL[:DISPATCH], incompatible, no-pre-check,
+    /// kill-mid-hook:UNIT:CALL[:DISPATCH], incompatible, no-pre-check, untrusted,
     /// add-unit:PHASE, remove-unit:UNIT:PHASE (PHASE: after-pre-check, mid-upgrade:HOOKS,
     /// mid-rollback:HOOKS). tool-fails-once: the unit's first call of TOOL from the refresh
     /// on fails. kill-mid-hook: the unit's dispatch is killed at its CALL-th hook-tool call,
@@ -206,6 +206,21 @@ struct RunArgs {
     /// then follow the statuses only.
     #[arg(long, requires = "operator")]
     no_retry: bool,
+    /// The application's config at deploy, KEY=VALUE, repeatable (e.g.
+    /// --config pause-after-unit-refresh=all).
+    #[arg(long = "config", value_name = "KEY=VALUE")]
+    charm_config: Vec<String>,
+}
+
+/// `KEY=VALUE` pairs, as `juju deploy --config` takes them.
+fn parse_config(pairs: &[String]) -> Result<std::collections::BTreeMap<String, String>> {
+    pairs
+        .iter()
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+            _ => bail!("--config {p:?}: expected KEY=VALUE"),
+        })
+        .collect()
 }
 
 fn dispatch_path(given: &Option<PathBuf>) -> Result<PathBuf> {
@@ -262,6 +277,7 @@ fn config(a: &RunArgs) -> Result<SimConfig> {
         live: !a.verbose && !a.quiet && !a.json && std::io::stderr().is_terminal(),
         operator: a.operator,
         retry_actions: !a.no_retry,
+        charm_config: parse_config(&a.charm_config)?,
     })
 }
 

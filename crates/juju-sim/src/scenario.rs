@@ -253,7 +253,10 @@ fn upgrade_steps(cfg: SimConfig, op: &mut Operator) -> Result<(Sim, Vec<String>,
         let (status, message) = sim.shown_app_status();
         if status != "blocked"
             || !message.starts_with("Versions incompatible: workload 1.0.0 does not satisfy >=2.0")
-            || !message.ends_with("; juju refresh back")
+            || !message.ends_with(&format!(
+                "; roll back: juju refresh {APP} --revision {}",
+                old_revision().number
+            ))
             || message.chars().count() > 120
         {
             sim.violations.push(format!(
@@ -462,6 +465,8 @@ pub enum Step {
     Refresh,
     /// `juju refresh <app>` back to the revision before the last refresh.
     RefreshBack,
+    /// `juju trust <app> --scope=cluster`.
+    Trust,
 }
 
 impl Step {
@@ -472,6 +477,7 @@ impl Step {
             Step::ResumeUpgrade => format!("juju run {APP}/leader resume-upgrade"),
             Step::Refresh => format!("juju refresh {APP}"),
             Step::RefreshBack => format!("juju refresh {APP} (back to the previous revision)"),
+            Step::Trust => format!("juju trust {APP} --scope=cluster"),
         }
     }
 }
@@ -479,7 +485,14 @@ impl Step {
 /// The first step a status message names, if any: `juju run <app>/leader <action>`, "run
 /// pre-upgrade-check on the leader", or `juju refresh` (back, when the message says back, to
 /// the previous revision, or names a `--revision`).
+///
+/// While an upgrade goes well (`Upgrading: ...`), the refresh back it shows is the way out
+/// the operator keeps at hand, not a step to take.
 pub fn step_named(message: &str) -> Option<Step> {
+    let message = match message.find("; roll back: ") {
+        Some(at) if message.starts_with("Upgrading") => &message[..at],
+        _ => message,
+    };
     let mut found: Vec<(usize, Step)> = Vec::new();
     let mut look = |needle: &str, step: Step| {
         if let Some(at) = message.find(needle) {
@@ -495,6 +508,7 @@ pub fn step_named(message: &str) -> Option<Step> {
         &format!("juju run {APP}/leader resume-upgrade"),
         Step::ResumeUpgrade,
     );
+    look(&format!("juju trust {APP}"), Step::Trust);
     if let Some(at) = message.find("juju refresh") {
         let rest = &message[at..];
         let back = ["back", "previous revision", "--revision", "--path"]
@@ -692,6 +706,20 @@ impl Operator {
                     let outcome = sim.run_action(leader, name)?;
                     notes.push(format!("  {}", describe(name, &outcome)));
                 }
+                Step::Trust => {
+                    sim.trust();
+                    sim.settle(budget(units))?;
+                    // The pre-check that said so is run again (the upgrade-charm that said
+                    // so is retried by the charm itself).
+                    if sim
+                        .app_bag()
+                        .get("upgrade-stack")
+                        .is_none_or(|s| s.is_empty())
+                    {
+                        let outcome = sim.run_action(leader, "pre-upgrade-check")?;
+                        notes.push(format!("  {}", describe("pre-upgrade-check", &outcome)));
+                    }
+                }
                 Step::Refresh | Step::RefreshBack => {
                     let rev = if step == Step::Refresh {
                         self.target.clone()
@@ -740,6 +768,22 @@ mod tests {
                 Some(Step::ResumeUpgrade),
             ),
             ("Upgrading: 2/5 units done, unit 3 next", None),
+            (
+                "Upgrading: 2/5 units done, unit 3 next; roll back: juju refresh upgrade-reference --revision 1",
+                None,
+            ),
+            (
+                "Versions incompatible: workload 1.0.0 does not satisfy >=2.0; roll back: juju refresh upgrade-reference --revision 1",
+                Some(Step::RefreshBack),
+            ),
+            (
+                "Upgrade failed on unit 2: juju run upgrade-reference/leader pre-upgrade-check, then juju refresh upgrade-reference --revision 1",
+                Some(Step::PreUpgradeCheck),
+            ),
+            (
+                "Run juju trust upgrade-reference --scope=cluster. Needed for in-place upgrades",
+                Some(Step::Trust),
+            ),
             ("other units upgrading first...", None),
             ("", None),
         ];

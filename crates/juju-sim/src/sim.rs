@@ -76,6 +76,10 @@ pub enum Fault {
     AddUnit(Phase),
     /// `juju remove-unit` of this unit at this point.
     RemoveUnit(u32, Phase),
+    /// The application was deployed without `juju trust`: the API server refuses to let
+    /// the charm patch its StatefulSet (and says so to an access review) until
+    /// [`Sim::trust`].
+    Untrusted,
 }
 
 /// When a scaling fault happens.
@@ -118,7 +122,7 @@ impl Phase {
 }
 
 /// The `--fault` syntax: what [`Fault`]'s `FromStr` reads and `Display` writes.
-pub const FAULT_SYNTAX: &str = "fail-upgrade:UNIT, unhealthy:UNIT, tool-fails-once:UNIT:TOOL, kill-mid-hook:UNIT:CALL[:DISPATCH], incompatible, no-pre-check, add-unit:PHASE, remove-unit:UNIT:PHASE (PHASE: after-pre-check, mid-upgrade:HOOKS, mid-rollback:HOOKS)";
+pub const FAULT_SYNTAX: &str = "fail-upgrade:UNIT, unhealthy:UNIT, tool-fails-once:UNIT:TOOL, kill-mid-hook:UNIT:CALL[:DISPATCH], incompatible, no-pre-check, untrusted, add-unit:PHASE, remove-unit:UNIT:PHASE (PHASE: after-pre-check, mid-upgrade:HOOKS, mid-rollback:HOOKS)";
 
 impl std::str::FromStr for Fault {
     type Err = anyhow::Error;
@@ -166,12 +170,13 @@ impl std::str::FromStr for Fault {
             }
             "incompatible" => Fault::IncompatibleRefresh,
             "no-pre-check" => Fault::NoPreCheck,
+            "untrusted" => Fault::Untrusted,
             "add-unit" => Fault::AddUnit(Phase::parse(&parts[1..])?),
             "remove-unit" => Fault::RemoveUnit(unit(1)?, Phase::parse(&parts[2..])?),
             other => bail!("unknown fault {other:?}: one of {FAULT_SYNTAX}"),
         };
         let arity = match &fault {
-            Fault::IncompatibleRefresh | Fault::NoPreCheck => 1,
+            Fault::IncompatibleRefresh | Fault::NoPreCheck | Fault::Untrusted => 1,
             Fault::FailUpgrade(_) | Fault::UnhealthyAtPreCheck(_) => 2,
             Fault::ToolFailsOnce { .. } => 3,
             Fault::KillMidHook { hook, .. } => 3 + usize::from(hook.is_some()),
@@ -199,6 +204,7 @@ impl std::fmt::Display for Fault {
             }
             Fault::IncompatibleRefresh => write!(f, "incompatible"),
             Fault::NoPreCheck => write!(f, "no-pre-check"),
+            Fault::Untrusted => write!(f, "untrusted"),
             Fault::AddUnit(p) => write!(f, "add-unit:{p}"),
             Fault::RemoveUnit(u, p) => write!(f, "remove-unit:{u}:{p}"),
         }
@@ -266,6 +272,9 @@ pub struct SimConfig {
     /// saw `juju run` fail). Off: the operator goes on with the scenario and then follows
     /// the statuses only, which the charm must make name the way on.
     pub retry_actions: bool,
+    /// The application's config (`juju deploy --config k=v`), e.g.
+    /// `pause-after-unit-refresh=all`; [`Sim::set_config`] changes it later.
+    pub charm_config: BTreeMap<String, String>,
 }
 
 /// An event waiting on a unit.
@@ -535,6 +544,9 @@ impl Sim {
         let api = match cfg.substrate {
             Substrate::K8s => {
                 let api = crate::k8s::ApiServer::start("sim", APP)?;
+                if cfg.faults.contains(&Fault::Untrusted) {
+                    api.sts.lock().unwrap_or_else(|e| e.into_inner()).forbid = true;
+                }
                 std::fs::create_dir_all(&account_dir)?;
                 std::fs::write(account_dir.join("token"), &api.token)?;
                 Some(api)
@@ -781,7 +793,12 @@ impl Sim {
                     )
                 })
                 .collect(),
-            config: serde_json::Map::new(),
+            config: self
+                .cfg
+                .charm_config
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect(),
             action,
             unit_status: u.status.clone(),
             fail_tool_once: u.fail_tool_once.clone(),
@@ -1403,6 +1420,16 @@ impl Sim {
     /// Runs an action on unit `i` (between hooks, as Juju holds actions until the unit is
     /// idle).
     pub fn run_action(&mut self, i: usize, name: &str) -> Result<ActionOutcome> {
+        self.run_action_with(i, name, serde_json::Map::new())
+    }
+
+    /// Runs an action with parameters (`juju run <unit> <action> k=v ...`).
+    pub fn run_action_with(
+        &mut self,
+        i: usize,
+        name: &str,
+        params: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<ActionOutcome> {
         self.seq += 1;
         let event = Event::Action(ActionEvent {
             name: name.into(),
@@ -1411,7 +1438,7 @@ impl Sim {
         self.step += 1;
         let action = ActionContext {
             name: name.into(),
-            params: serde_json::Map::new(),
+            params,
         };
         let (code, entries) = self.dispatch(i, &event, Some(action))?;
         self.units[i].hooks_run += 1;
@@ -1539,11 +1566,42 @@ impl Sim {
                 Fault::UnhealthyAtPreCheck(_)
                 | Fault::IncompatibleRefresh
                 | Fault::NoPreCheck
+                | Fault::Untrusted
                 | Fault::AddUnit(_)
                 | Fault::RemoveUnit(..) => {}
             }
         }
         Ok(())
+    }
+
+    /// `juju config <app> key=value`: every unit gets `config-changed`.
+    pub fn set_config(&mut self, key: &str, value: &str) {
+        self.cfg.charm_config.insert(key.into(), value.into());
+        if self.cfg.verbose {
+            eprintln!("juju config {APP} {key}={value}");
+        }
+        self.config_changed_everywhere();
+    }
+
+    /// `juju trust <app> --scope=cluster`: the API server lets the charm patch its
+    /// StatefulSet from now on, and every unit gets `config-changed` (trust is application
+    /// config to Juju).
+    pub fn trust(&mut self) {
+        if let Some(api) = &self.api {
+            api.sts.lock().unwrap_or_else(|e| e.into_inner()).forbid = false;
+        }
+        if self.cfg.verbose {
+            eprintln!("juju trust {APP} --scope=cluster");
+        }
+        self.config_changed_everywhere();
+    }
+
+    fn config_changed_everywhere(&mut self) {
+        for i in 0..self.units.len() {
+            if !self.units[i].gone && !self.units[i].dying {
+                self.push(i, Event::ConfigChanged);
+            }
+        }
     }
 
     /// Kills unit `n`'s next dispatch (hook or action) at its `call`-th hook-tool call.

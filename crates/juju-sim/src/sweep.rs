@@ -186,6 +186,7 @@ fn base_config(cfg: &SweepConfig, substrate: Substrate, seed: Option<u64>) -> Si
         live: false,
         operator: Some(cfg.operator),
         retry_actions: cfg.retry_actions,
+        charm_config: Default::default(),
     }
 }
 

@@ -51,6 +51,7 @@ fn cfg(units: usize, seed: u64, faults: Vec<Fault>) -> SimConfig {
         live: false,
         operator: None,
         retry_actions: true,
+        charm_config: Default::default(),
     }
 }
 

@@ -7,8 +7,8 @@ use juju_hooks::{LogLevel, Status, StringMap, UnitName};
 
 use crate::deps::{DependencyModel, StoredDependencies};
 use crate::effects::{Call, Effects};
-use crate::hooks::{GrantOutcome, StackError, UpgradeContext, UpgradeHooks};
-use crate::state::{cluster_state, Substrate, UnitState};
+use crate::hooks::{GrantOutcome, StackError, UnitHealth, UpgradeContext, UpgradeHooks};
+use crate::state::{cluster_state, PausePolicy, Substrate, UnitState};
 use crate::view::View;
 use crate::wire::{format_stack, parse_stack, truncate};
 
@@ -34,8 +34,58 @@ pub const RESUMED_KEY: &str = "upgrade-resumed";
 /// true whenever the state is `failed`; stale otherwise, and then never read.
 pub const FAILURE_KEY: &str = "upgrade-failure";
 
+/// Application databag key (ours): the unit the operator's last `resume-upgrade` let go,
+/// as `<round>:<unit number>`. A pause holds the next unit until this names the round (the
+/// `first` policy) or the round and that unit (`all`).
+pub const RELEASED_KEY: &str = "upgrade-released";
+
+/// Application databag key (ours): the charm URL the application ran before the upgrade
+/// (`ch:amd64/noble/app-12`, from the leader's `.juju-charm` at `pre-upgrade-check`), from
+/// which the exact refresh back is built ([`refresh_back_command`]).
+pub const ROLLBACK_CHARM_KEY: &str = "rollback-charm";
+
+/// Unit databag key: the unit's workload health as it last saw it, `healthy` or
+/// `unhealthy: <why>` (read by the default [`UpgradeHooks::unit_health`]).
+pub const HEALTH_KEY: &str = "workload-health";
+
+/// The charm config option that decides when a refresh waits for `resume-upgrade`
+/// ([`PausePolicy`]): `all`, `first` or `none`; unset, the substrate's default.
+pub const PAUSE_CONFIG: &str = "pause-after-unit-refresh";
+
 /// Unit status while waiting for the turn (machines).
 pub const WAITING_MESSAGE: &str = "other units upgrading first...";
+
+/// Unit status of the next unit while the upgrade is paused (machines).
+pub const PAUSED_MESSAGE: &str = "paused: waiting for resume-upgrade";
+
+/// Juju shows status messages whole, but operators read them in a table: ours stay within
+/// this many characters.
+pub const MAX_STATUS: usize = 120;
+
+/// The exact command that refreshes `app` back to the charm `url` (a `.juju-charm` value):
+/// `--revision N` for a Charmhub charm, `--path` for a local one, and a placeholder when
+/// the URL is unknown or unreadable.
+pub fn refresh_back_command(app: &str, url: Option<&str>) -> String {
+    let revision = url
+        .and_then(|u| u.rsplit_once('-'))
+        .and_then(|(_, r)| r.parse::<u32>().ok());
+    match (url, revision) {
+        (Some(u), Some(r)) if u.starts_with("ch:") || u.starts_with("cs:") => {
+            format!("juju refresh {app} --revision {r}")
+        }
+        (Some(u), Some(r)) if u.starts_with("local:") => format!(
+            "juju refresh {app} --path <the .charm file deployed as local revision {r}>"
+        ),
+        _ => format!(
+            "juju refresh {app} --revision <the previous revision> (or --path <the previous .charm file>)"
+        ),
+    }
+}
+
+/// The text of the missing-trust status and action failure.
+pub fn trust_message(app: &str) -> String {
+    format!("Run juju trust {app} --scope=cluster. Needed for in-place upgrades")
+}
 
 /// The events the coordinator handles.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,8 +100,22 @@ pub enum UpgradeEvent {
     UpgradeCharm,
     /// The `pre-upgrade-check` action.
     PreUpgradeCheck,
-    /// The `resume-upgrade` action (Kubernetes).
-    ResumeUpgrade,
+    /// The `resume-upgrade` action: the paused upgrade goes on with the next unit.
+    ResumeUpgrade {
+        /// `check-health-of-refreshed-units` (default true): refuse while a refreshed unit
+        /// is unhealthy.
+        check_health: bool,
+    },
+    /// The `force-upgrade` action (ours): go past a check the operator overrides. At least
+    /// one of the two is false.
+    ForceUpgrade {
+        /// `check-compatibility` (default true): false lets a unit that refused the refresh
+        /// on the versions check upgrade anyway.
+        check_compatibility: bool,
+        /// `run-pre-upgrade-checks` (default true): false runs `pre-upgrade-check` without
+        /// the charm's checks.
+        run_pre_upgrade_checks: bool,
+    },
     /// The charm reports, from any hook, that this unit's upgrade completed
     /// (the reference's `set_unit_completed()`).
     UnitCompleted,
@@ -76,6 +140,9 @@ pub struct UpgradeConfig {
     /// not being sent anywhere), a `relation-changed` that provably changes nothing returns
     /// without computing the cluster state, which reads every unit's databag.
     pub exact_logs: bool,
+    /// The charm URL this unit runs (`.juju-charm`, e.g. `ch:amd64/noble/app-12`): the leader
+    /// records it at `pre-upgrade-check` as the revision to refresh back to.
+    pub charm_url: Option<String>,
 }
 
 impl UpgradeConfig {
@@ -85,6 +152,7 @@ impl UpgradeConfig {
             substrate,
             dependency_model,
             exact_logs: true,
+            charm_url: None,
         }
     }
 }
@@ -116,6 +184,9 @@ pub fn handle<V: View, H: UpgradeHooks + ?Sized>(
         stack: None,
         stack_problem_logged: false,
         departed: matches!(event, UpgradeEvent::RelationDeparted),
+        policy: None,
+        skip_compatibility: false,
+        skip_pre_check: false,
         fx: Effects::default(),
     };
     session.run(event).map_err(CoordinatorError)?;
@@ -140,6 +211,12 @@ struct Session<'a, V: View, H: UpgradeHooks + ?Sized> {
     stack_problem_logged: bool,
     /// This dispatch is a `relation-departed`: the membership just shrank.
     departed: bool,
+    /// `pause-after-unit-refresh`, read once when needed (`Err`: an invalid value).
+    policy: Option<Result<PausePolicy, String>>,
+    /// `force-upgrade check-compatibility=false`.
+    skip_compatibility: bool,
+    /// `force-upgrade run-pre-upgrade-checks=false`.
+    skip_pre_check: bool,
     fx: Effects,
 }
 
@@ -357,9 +434,96 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         Ok(moving && !self.completed_earlier(unit)?)
     }
 
-    /// Kubernetes: is the rolling update paused after its first unit(s), waiting for
-    /// `resume-upgrade`? Some unit finished in this round, nobody is upgrading, and the top
-    /// of the stack has not started.
+    /// The pause policy in force, read once: `Err(value)` when the option holds none of the
+    /// three values (then [`PausePolicy::All`] applies, the safe choice).
+    fn policy_setting(&mut self) -> R<Result<PausePolicy, String>, V> {
+        if let Some(p) = &self.policy {
+            return Ok(p.clone());
+        }
+        let raw = self.view.config_value(PAUSE_CONFIG)?;
+        let substrate = self.config.substrate;
+        let p = PausePolicy::from_config(raw.as_deref())
+            .map(|p| p.unwrap_or(PausePolicy::default_for(substrate)));
+        self.policy = Some(p.clone());
+        Ok(p)
+    }
+
+    fn pause_policy(&mut self) -> R<PausePolicy, V> {
+        Ok(self.policy_setting()?.unwrap_or(PausePolicy::All))
+    }
+
+    /// The unit the last `resume-upgrade` let go: (round, unit number).
+    fn released(&mut self) -> R<Option<(u64, u32)>, V> {
+        Ok(self.app()?.get(RELEASED_KEY).and_then(|v| {
+            let (r, u) = v.split_once(':')?;
+            Some((r.parse().ok()?, u.parse().ok()?))
+        }))
+    }
+
+    /// Machines: must `top`, next in line, wait for `resume-upgrade`? Some other unit
+    /// finished in this round and the policy pauses here: `first` until a resume in this
+    /// round, `all` until a resume that named `top`. Rounds come from our leader; without
+    /// them (a Python leader) nothing pauses, as in the reference.
+    fn held_for_resume(&mut self, top: u32) -> R<bool, V> {
+        let policy = self.pause_policy()?;
+        if policy == PausePolicy::None {
+            return Ok(false);
+        }
+        let Some(round) = self.current_round()? else {
+            return Ok(false);
+        };
+        let mut done = false;
+        for unit in self.app_units()? {
+            if unit.number() != top
+                && self.raw_state(&unit)?.as_deref() == Some("completed")
+                && self.started_this_round(&unit)?
+            {
+                done = true;
+            }
+        }
+        if !done {
+            return Ok(false);
+        }
+        let released = self.released()?;
+        Ok(match policy {
+            PausePolicy::First => released.map(|(r, _)| r) != Some(round),
+            PausePolicy::All => released != Some((round, top)),
+            PausePolicy::None => false,
+        })
+    }
+
+    /// The first refreshed (`completed`) unit whose workload is not healthy, and why.
+    fn unhealthy_refreshed(&mut self) -> R<Option<(UnitName, String)>, V> {
+        for unit in self.app_units()? {
+            if self.raw_state(&unit)?.as_deref() != Some("completed") {
+                continue;
+            }
+            let health = self.with_hooks(|h, cx| h.unit_health(cx, &unit))?;
+            match health {
+                UnitHealth::Healthy => {}
+                UnitHealth::Unhealthy(why) => {
+                    return Ok(Some((unit, format!("workload {}", truncate(&why, 60)))))
+                }
+                UnitHealth::Unknown => {
+                    return Ok(Some((unit, "it has not reported its health".into())))
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The refresh back, when the leader recorded what the application ran before.
+    fn rollback_command(&mut self) -> R<Option<String>, V> {
+        let app = self.unit.app().to_owned();
+        Ok(self
+            .app()?
+            .get(ROLLBACK_CHARM_KEY)
+            .map(|url| refresh_back_command(&app, Some(url))))
+    }
+
+    /// Is the upgrade paused, waiting for `resume-upgrade`? Some unit finished in this
+    /// round, nobody is upgrading, the top of the stack has not started, and the pause
+    /// policy holds it (Kubernetes: any policy but `none`, the partition holds the pods).
     fn paused_for_resume(&mut self, stack: &[u32]) -> R<bool, V> {
         let Some(&top) = stack.last() else {
             return Ok(false);
@@ -377,7 +541,13 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
                 _ => {}
             }
         }
-        Ok(done_in_round)
+        if !done_in_round {
+            return Ok(false);
+        }
+        match self.config.substrate {
+            Substrate::K8s => Ok(self.pause_policy()? != PausePolicy::None),
+            Substrate::Vm => self.held_for_resume(top),
+        }
     }
 
     fn app_set(&mut self, key: &str, value: String) -> R<(), V> {
@@ -449,6 +619,9 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         if self.relation != Some(true) || self.leader != Some(true) {
             return Ok(());
         }
+        if self.fx.app_status.is_some() {
+            return Ok(()); // a handler said what matters most (e.g. a missing trust)
+        }
         let units = self.app_units()?;
         if units.len() == 1 {
             // Alone, no peer's change will ever bring the leader back: read its own bag.
@@ -483,6 +656,7 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
             .and_then(|u| self.bags[u].get(FAILURE_KEY))
             .filter(|why| why.starts_with("Versions incompatible"))
             .cloned();
+        let back = self.rollback_command()?;
         // Recovery first: the operator already ran the pre-check after the failure, and the
         // next step is the refresh back (the failed unit stays failed until it).
         let status = if states.iter().any(|(_, s)| *s == Some(UnitState::Recovery)) {
@@ -503,10 +677,13 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
             }
             let next = stack.last().copied().unwrap_or_default();
             if rolled_back == 0 {
-                Status::Blocked(format!(
-                    "Ready to roll back: juju refresh {app} to the previous revision"
-                ))
-            } else if self.config.substrate == Substrate::K8s && self.paused_for_resume(&stack)? {
+                Status::Blocked(match &back {
+                    Some(cmd) => with_next_step("Ready to roll back", &format!(": {cmd}"), ""),
+                    None => {
+                        format!("Ready to roll back: juju refresh {app} to the previous revision")
+                    }
+                })
+            } else if self.paused_for_resume(&stack)? {
                 Status::Active(format!(
                     "Rolling back: {rolled_back}/{} units done; when they are healthy: juju run {app}/leader resume-upgrade",
                     states.len()
@@ -518,14 +695,24 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
                 ))
             }
         } else if let Some(why) = failure {
-            // Nothing was upgraded: the way out is the refresh back alone.
+            // Nothing was upgraded: the way out is the refresh back alone, or forcing it.
             // (The next step is never cut: the reason is, if the whole is over 120.)
-            let next = "; juju refresh back";
-            Status::Blocked(format!("{}{next}", truncate_to(&why, 120 - next.len())))
+            let next = match &back {
+                Some(cmd) => format!("; roll back: {cmd}"),
+                None => "; juju refresh back".to_owned(),
+            };
+            Status::Blocked(with_next_step(&why, &next, "; juju refresh back"))
         } else if let Some(n) = failed {
-            Status::Blocked(format!(
-                "Upgrade failed on unit {n}: run pre-upgrade-check on the leader, then juju refresh back"
-            ))
+            Status::Blocked(match &back {
+                Some(cmd) => with_next_step(
+                    &format!("Upgrade failed on unit {n}"),
+                    &format!(": juju run {app}/leader pre-upgrade-check, then {cmd}"),
+                    ": run pre-upgrade-check on the leader, then juju refresh back",
+                ),
+                None => format!(
+                    "Upgrade failed on unit {n}: run pre-upgrade-check on the leader, then juju refresh back"
+                ),
+            })
         } else if !stack.is_empty() {
             let done = states
                 .iter()
@@ -538,20 +725,30 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
                 )
             });
             let next = stack.last().copied().unwrap_or_default();
-            if self.config.substrate == Substrate::K8s && self.paused_for_resume(&stack)? {
-                Status::Active(format!(
-                    "Upgrading: {done}/{} units done; when they are healthy: juju run {app}/leader resume-upgrade",
-                    states.len()
+            let roll_back = back
+                .as_ref()
+                .map(|cmd| format!("; roll back: {cmd}"))
+                .unwrap_or_default();
+            if self.paused_for_resume(&stack)? {
+                Status::Active(append_if_fits(
+                    &format!(
+                        "Upgrading: {done}/{} units done; when they are healthy: juju run {app}/leader resume-upgrade",
+                        states.len()
+                    ),
+                    &roll_back,
                 ))
             } else if busy {
-                Status::Maintenance(format!(
-                    "Upgrading: {done}/{} units done, unit {next} next",
-                    states.len()
+                Status::Maintenance(append_if_fits(
+                    &format!(
+                        "Upgrading: {done}/{} units done, unit {next} next",
+                        states.len()
+                    ),
+                    &roll_back,
                 ))
             } else if self.runs_new_versions()? {
-                Status::Maintenance(format!(
-                    "Upgrading: 0/{} units done, unit {next} next",
-                    states.len()
+                Status::Maintenance(append_if_fits(
+                    &format!("Upgrading: 0/{} units done, unit {next} next", states.len()),
+                    &roll_back,
                 ))
             } else {
                 Status::Active(format!("Ready to upgrade: juju refresh {app}"))
@@ -565,6 +762,18 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         } else {
             Status::Active(String::new())
         };
+        // An invalid pause policy, when this dispatch read it (a pause decision, above or in
+        // the handler; the config is not read otherwise), is the operator's to fix first (it
+        // is treated as `all` meanwhile).
+        let status = match self.policy.clone() {
+            Some(Err(value)) if !stack.is_empty() => Status::Blocked(truncate_to(
+                &format!(
+                    "{PAUSE_CONFIG} must be \"all\", \"first\" or \"none\" (is {value:?}); pausing after every unit"
+                ),
+                MAX_STATUS,
+            )),
+            _ => status,
+        };
         self.fx.app_status = Some(status);
         Ok(())
     }
@@ -577,7 +786,11 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
             }
             UpgradeEvent::UpgradeCharm => self.on_upgrade_charm(),
             UpgradeEvent::PreUpgradeCheck => self.on_pre_upgrade_check(),
-            UpgradeEvent::ResumeUpgrade => self.on_resume_upgrade(),
+            UpgradeEvent::ResumeUpgrade { check_health } => self.on_resume_upgrade(*check_health),
+            UpgradeEvent::ForceUpgrade {
+                check_compatibility,
+                run_pre_upgrade_checks,
+            } => self.on_force_upgrade(*check_compatibility, *run_pre_upgrade_checks),
             UpgradeEvent::UnitCompleted => self.set_unit_completed(),
             UpgradeEvent::UnitFailed { cause } => self.set_unit_failed(cause.as_deref()),
             UpgradeEvent::UpgradeFinished => self.on_upgrade_finished(),
@@ -634,18 +847,48 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
             self.start_round()?;
             self.status(Status::Blocked("ready to rollback application".into()));
             self.set_own_state(UnitState::Recovery)?;
+            if let Some(cmd) = self.rollback_command()? {
+                self.fx
+                    .action_results
+                    .insert("message".into(), format!("Ready to roll back: {cmd}"));
+                self.fx
+                    .action_results
+                    .insert("rollback-command".into(), cmd);
+            }
             return Ok(());
         }
         if cs != Some(UnitState::Idle) {
             self.fail_action("Cannot run pre-upgrade checks, cluster already upgrading.");
             return Ok(());
         }
-        self.info("Running pre-upgrade-check...");
-        self.fx.calls.push(Call::PreUpgradeCheck);
-        if let Err(e) = self.with_hooks(|h, cx| h.pre_upgrade_check(cx))? {
-            self.error(e.0.py_log_line());
-            self.fail_action(e.message());
+        if self.config.substrate == Substrate::K8s && !self.trusted(true)? {
             return Ok(());
+        }
+        self.info("Running pre-upgrade-check...");
+        if self.skip_pre_check {
+            self.fx.log(
+                LogLevel::Warning,
+                "Skipping the charm's pre-upgrade checks (force-upgrade run-pre-upgrade-checks=false)",
+            );
+            if self.config.substrate == Substrate::K8s {
+                // The checks are skipped, not the preparation: hold every pod but the
+                // highest, as a passing pre-check would.
+                let highest = self.app_units()?.iter().map(UnitName::number).max();
+                if let Some(highest) = highest {
+                    if let Err(e) = self.set_partition(highest)? {
+                        self.error(format!("the partition could not be set: {e}"));
+                        self.fail_action("Cannot set rolling update partition.");
+                        return Ok(());
+                    }
+                }
+            }
+        } else {
+            self.fx.calls.push(Call::PreUpgradeCheck);
+            if let Err(e) = self.with_hooks(|h, cx| h.pre_upgrade_check(cx))? {
+                self.error(e.0.py_log_line());
+                self.fail_action(e.message());
+                return Ok(());
+            }
         }
         let units = self.app_units()?;
         let stack = match self.config.substrate {
@@ -688,6 +931,7 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         self.info("Setting upgrade-stack to relation data...");
         self.set_stack(stack)?;
         self.start_round()?;
+        self.report_plan()?;
         if self.runs_new_versions()? {
             // `juju refresh` already happened without a pre-check: every unit (every pod, on
             // Kubernetes) already runs the new charm, so its upgrade-charm has come and gone.
@@ -702,6 +946,70 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
             }
         }
         Ok(())
+    }
+
+    /// After a successful pre-check: record what to refresh back to (this unit runs the
+    /// charm the application runs now, unless the refresh already happened) and tell the
+    /// operator the refresh, the way back and the pause policy.
+    fn report_plan(&mut self) -> R<(), V> {
+        let app = self.unit.app().to_owned();
+        if !self.runs_new_versions()? {
+            if let Some(url) = self.config.charm_url.clone() {
+                self.app_set(ROLLBACK_CHARM_KEY, url)?;
+            }
+        }
+        let back = self
+            .rollback_command()?
+            .unwrap_or_else(|| refresh_back_command(&app, None));
+        let (policy, note) = match self.policy_setting()? {
+            Ok(p) => (p, String::new()),
+            Err(value) => (
+                PausePolicy::All,
+                format!(" ({PAUSE_CONFIG}={value:?} is not all, first or none: treated as all)"),
+            ),
+        };
+        let r = &mut self.fx.action_results;
+        r.insert(
+            "message".into(),
+            format!(
+                "Ready to upgrade: juju refresh {app}. If it goes wrong, roll back with: {back}. \
+                 Pause policy {PAUSE_CONFIG}={}: {}{note}; change it with juju config {app} {PAUSE_CONFIG}=all|first|none",
+                policy.as_str(),
+                policy.describe()
+            ),
+        );
+        r.insert("rollback-command".into(), back);
+        r.insert(PAUSE_CONFIG.into(), policy.as_str().into());
+        Ok(())
+    }
+
+    /// Kubernetes: may the charm patch its StatefulSet? When not, the application is Blocked with the `juju trust` command and, in an
+    /// action, the action fails with it; nothing is written.
+    fn trusted(&mut self, in_action: bool) -> R<bool, V> {
+        let app = self.unit.app().to_owned();
+        let message = match self.with_hooks(|h, cx| h.may_patch_partition(cx))? {
+            Ok(true) => return Ok(true),
+            Ok(false) => trust_message(&app),
+            Err(e) => {
+                // Only a definite no stops the upgrade: a partition patch that then fails
+                // says so itself (and a single pod never needs one).
+                self.fx.log(
+                    LogLevel::Warning,
+                    format!(
+                        "cannot tell whether this charm may patch its StatefulSet, going on: {e}"
+                    ),
+                );
+                return Ok(true);
+            }
+        };
+        self.error(format!("{message} (the upgrade waits until then)"));
+        if in_action {
+            self.fail_action(&message);
+        }
+        if self.is_leader()? {
+            self.fx.app_status = Some(Status::Blocked(truncate_to(&message, MAX_STATUS)));
+        }
+        Ok(false)
     }
 
     /// The reference's `_repair_upgrade_stack`, inserting missing units in ascending order
@@ -732,11 +1040,7 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         self.set_stack(stack)
     }
 
-    fn on_resume_upgrade(&mut self) -> R<(), V> {
-        if self.config.substrate == Substrate::Vm {
-            self.fail_action("resume-upgrade is only used on Kubernetes: on machines every unit upgrades in turn without it.");
-            return Ok(());
-        }
+    fn on_resume_upgrade(&mut self, check_health: bool) -> R<(), V> {
         if !self.action_preamble()? {
             return Ok(());
         }
@@ -745,25 +1049,145 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
             return Ok(());
         }
         let stack = self.stack.clone().unwrap_or_default();
-        // The reference counts: exactly one unit (the highest) left the stack. Units added or
-        // removed since the pre-check break that count, so a pause after the first upgraded
-        // unit(s) is also recognised from the states.
-        if stack.len() != self.peers()?.len() && !self.paused_for_resume(&stack)? {
-            self.fail_action("Upgrade can be resumed only once after juju refresh is called.");
+        let resumable = match self.config.substrate {
+            // The reference counts: exactly one unit (the highest) left the stack. Units
+            // added or removed since the pre-check break that count, so a pause is also
+            // recognised from the states (read only then).
+            Substrate::K8s => {
+                stack.len() == self.peers()?.len() || self.paused_for_resume(&stack)?
+            }
+            Substrate::Vm => self.paused_for_resume(&stack)?,
+        };
+        if !resumable {
+            let not_pausing = self.pause_policy()? == PausePolicy::None;
+            self.fail_action(&if not_pausing {
+                format!("{PAUSE_CONFIG} is \"none\": the upgrade does not pause, so there is nothing to resume.")
+            } else if self.config.substrate == Substrate::K8s {
+                "Upgrade can be resumed only once after juju refresh is called.".to_owned()
+            } else {
+                "Nothing to resume: the upgrade is not paused (it waits for no resume-upgrade now)."
+                    .to_owned()
+            });
             return Ok(());
         }
         let next = *stack.last().unwrap_or(&0);
-        match self.set_partition(next)? {
-            Ok(()) => {
-                self.fx.action_results.insert(
-                    "message".into(),
-                    format!("Upgrade will resume on unit {next}"),
-                );
-                let round = self.current_round()?.unwrap_or(0);
-                self.app_set(RESUMED_KEY, round.to_string())?;
+        if check_health {
+            if let Some((unit, why)) = self.unhealthy_refreshed()? {
+                self.fail_action(&format!(
+                    "Unit {} is unhealthy ({why}). The upgrade will not resume: fix it, or resume anyway with juju run {}/leader resume-upgrade check-health-of-refreshed-units=false",
+                    unit.number(),
+                    self.unit.app()
+                ));
+                return Ok(());
             }
-            Err(_) => self.fail_action("Cannot set rolling update partition."),
+        } else {
+            self.fx.log(
+                LogLevel::Warning,
+                "Resuming without checking the health of the refreshed units (check-health-of-refreshed-units=false)",
+            );
         }
+        let unchecked = if check_health {
+            ""
+        } else {
+            " (the health of the refreshed units was not checked)"
+        };
+        let round = self.current_round()?.unwrap_or(0);
+        if self.config.substrate == Substrate::K8s {
+            match self.set_partition(next)? {
+                Ok(()) => {
+                    self.fx.action_results.insert(
+                        "message".into(),
+                        format!("Upgrade will resume on unit {next}{unchecked}"),
+                    );
+                    self.app_set(RESUMED_KEY, round.to_string())?;
+                    self.app_set(RELEASED_KEY, format!("{round}:{next}"))?;
+                }
+                Err(_) => self.fail_action("Cannot set rolling update partition."),
+            }
+            return Ok(());
+        }
+        // Machines: the released unit sees the app bag change (a relation-changed) and takes
+        // its turn; the leader, when it is next, takes it here.
+        self.app_set(RELEASED_KEY, format!("{round}:{next}"))?;
+        self.fx.action_results.insert(
+            "message".into(),
+            format!("Upgrade will resume on unit {next}{unchecked}"),
+        );
+        if next == self.unit.number() {
+            self.on_upgrade_changed()?;
+        }
+        Ok(())
+    }
+
+    /// `force-upgrade`: past a refused refresh (`check-compatibility=false`, on the unit that
+    /// refused) or a failing pre-check (`run-pre-upgrade-checks=false`, on the leader).
+    fn on_force_upgrade(&mut self, check_compatibility: bool, run_checks: bool) -> R<(), V> {
+        if check_compatibility && run_checks {
+            self.fail_action(
+                "Nothing to force: set check-compatibility=false or run-pre-upgrade-checks=false.",
+            );
+            return Ok(());
+        }
+        if !self.has_relation()? {
+            self.fail_action("Could not find upgrade relation.");
+            return Ok(());
+        }
+        let app = self.unit.app().to_owned();
+        let mut refused = None;
+        for unit in self.app_units()? {
+            if self.raw_state(&unit)?.as_deref() == Some("failed")
+                && self
+                    .bag(&unit)?
+                    .get(FAILURE_KEY)
+                    .is_some_and(|why| why.starts_with("Versions incompatible"))
+            {
+                refused = Some(unit);
+                break;
+            }
+        }
+        if let Some(unit) = refused {
+            let n = unit.number();
+            let command = format!("juju run {unit} force-upgrade check-compatibility=false");
+            if check_compatibility {
+                self.fail_action(&format!(
+                    "Unit {n} refused the refresh on the versions check; to override it: {command}"
+                ));
+                return Ok(());
+            }
+            if unit != *self.unit {
+                self.fail_action(&format!(
+                    "Must run on unit {n}, which refused the refresh: {command}"
+                ));
+                return Ok(());
+            }
+            self.fx.log(
+                LogLevel::Warning,
+                "Skipping the check of the stored versions against this charm's (force-upgrade check-compatibility=false)",
+            );
+            self.skip_compatibility = true;
+            self.set_own(FAILURE_KEY, "")?;
+            self.on_upgrade_charm()?;
+            self.fx.action_results.insert(
+                "message".into(),
+                format!("Unit {n} skipped the versions check: the upgrade proceeds"),
+            );
+            return Ok(());
+        }
+        if !run_checks {
+            if !self.is_leader()? {
+                self.fail_action(&format!(
+                    "Must run on the leader: juju run {app}/leader force-upgrade run-pre-upgrade-checks=false"
+                ));
+                return Ok(());
+            }
+            if self.cluster_state()? != Some(UnitState::Idle) {
+                self.fail_action("No pre-upgrade check to force: the upgrade has already started.");
+                return Ok(());
+            }
+            self.skip_pre_check = true;
+            return self.on_pre_upgrade_check();
+        }
+        self.fail_action("Nothing to force: no unit refused the refresh on the versions check.");
         Ok(())
     }
 
@@ -780,6 +1204,9 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
 
     /// The version check on the unit that runs it; false when it failed (unit marked failed).
     fn upgrade_supported_check(&mut self) -> R<bool, V> {
+        if self.skip_compatibility {
+            return Ok(true);
+        }
         let stored = self.app()?.get(DEPENDENCIES_KEY).cloned();
         let stored = match stored.as_deref() {
             None | Some("") => {
@@ -876,6 +1303,12 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
                 }
             }
             Substrate::K8s => {
+                if self.is_leader()? && !self.trusted(false)? {
+                    // Retried at every dispatch until `juju trust` (update-status at least).
+                    self.status(Status::Blocked(trust_message(self.unit.app())));
+                    self.fx.deferred = true;
+                    return Ok(());
+                }
                 let planned = self.view.planned_units()?;
                 let highest = planned.checked_sub(1).and_then(|n| u32::try_from(n).ok());
                 if highest == Some(self.unit.number()) && !self.upgrade_supported_check()? {
@@ -1198,6 +1631,18 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
             && self.cluster_state()? == Some(UnitState::Ready)
             && !Self::any_upgrading(&self.other_unit_states()?)
         {
+            if top_state.as_deref() == Some("ready")
+                && self.config.substrate == Substrate::Vm
+                && self.held_for_resume(top_id)?
+            {
+                let policy = self.pause_policy()?.as_str();
+                self.info(format!(
+                    "{top_unit} is next to upgrade; {PAUSE_CONFIG}={policy}: waiting for juju run {}/leader resume-upgrade",
+                    self.unit.app()
+                ));
+                self.status(Status::Waiting(PAUSED_MESSAGE.into()));
+                return Ok(());
+            }
             self.debug(format!(
                 "{top_unit} is next to upgrade, emitting `upgrade_granted` event and upgrading..."
             ));
@@ -1279,7 +1724,13 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
             self.on_upgrade_changed()?;
         }
         let number = self.unit.number();
-        if usize::try_from(number).ok() == Some(self.peers()?.len()) {
+        let highest = usize::try_from(number).ok() == Some(self.peers()?.len());
+        let pause = match self.pause_policy()? {
+            PausePolicy::First => highest,
+            PausePolicy::All => highest || number != 0,
+            PausePolicy::None => false,
+        };
+        if pause {
             self.info(format!(
                 "{} unit upgraded. Evaluate and run `resume-upgrade` action to continue upgrade",
                 self.unit
@@ -1332,6 +1783,28 @@ fn validate_stack(stack: &[u32], units: &[UnitName]) -> Result<(), String> {
 /// unless it is absurdly long, then cut (a log line never carries a peer's megabyte).
 fn shown_stack(stack: &[u32]) -> String {
     truncate(&format_stack(stack), 200)
+}
+
+/// A status of `head` then `next` (the step the operator takes, never cut), within
+/// [`MAX_STATUS`]: `head` is cut if needed; when `next` alone leaves no room for 24
+/// characters of `head`, `fallback` (a shorter next step) is used instead.
+fn with_next_step(head: &str, next: &str, fallback: &str) -> String {
+    let room = MAX_STATUS.saturating_sub(next.chars().count());
+    if room >= 24 {
+        format!("{}{next}", truncate_to(head, room))
+    } else {
+        let room = MAX_STATUS.saturating_sub(fallback.chars().count());
+        format!("{}{fallback}", truncate_to(head, room))
+    }
+}
+
+/// `head` then `extra` if the whole fits in [`MAX_STATUS`], else `head` alone.
+fn append_if_fits(head: &str, extra: &str) -> String {
+    if head.chars().count() + extra.chars().count() <= MAX_STATUS {
+        format!("{head}{extra}")
+    } else {
+        head.to_owned()
+    }
 }
 
 /// `s` within `max` characters, the cut marked with `...` (for statuses Juju shows).

@@ -30,6 +30,18 @@ pub enum GrantOutcome {
     InProgress,
 }
 
+/// A refreshed unit's workload, as [`UpgradeHooks::unit_health`] reports it to the
+/// `resume-upgrade` health gate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnitHealth {
+    /// Healthy: the upgrade may go on.
+    Healthy,
+    /// Not healthy, and why.
+    Unhealthy(String),
+    /// The unit has not said.
+    Unknown,
+}
+
 /// Why [`UpgradeHooks::build_upgrade_stack`] produced no stack.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StackError {
@@ -179,6 +191,42 @@ pub trait UpgradeHooks {
 
     /// Logs what the operator must do to roll back (called whenever a unit is marked failed).
     fn log_rollback_instructions(&mut self, cx: &mut UpgradeContext<'_>);
+
+    /// How `unit` (a refreshed unit) is doing, for `resume-upgrade`'s health gate
+    /// (`check-health-of-refreshed-units`). `unit`'s databag has been read. The default
+    /// reads the unit's [`HEALTH_KEY`](crate::HEALTH_KEY) (`healthy`, or `unhealthy: <why>`),
+    /// which a charm publishes with [`UpgradeContext::set_unit_field`] or in its own hooks.
+    fn unit_health(&mut self, cx: &UpgradeContext<'_>, unit: &UnitName) -> UnitHealth {
+        match cx
+            .unit_data(unit)
+            .and_then(|bag| bag.get(crate::HEALTH_KEY))
+            .map(String::as_str)
+        {
+            Some("healthy") => UnitHealth::Healthy,
+            Some(other) => UnitHealth::Unhealthy(
+                other
+                    .strip_prefix("unhealthy:")
+                    .unwrap_or(other)
+                    .trim()
+                    .to_owned(),
+            ),
+            None => UnitHealth::Unknown,
+        }
+    }
+
+    /// Kubernetes only: may this charm patch its StatefulSet (was the application given
+    /// `juju trust <app> --scope=cluster`)? Asked before the first partition patch, at
+    /// `pre-upgrade-check` and at the leader's `upgrade-charm`, so that a missing trust is
+    /// reported before anything is written. The default assumes it may (a charm without a
+    /// way to ask); [`k8s::InClusterClient::can_patch`](crate::k8s::InClusterClient::can_patch)
+    /// asks the API server.
+    fn may_patch_partition(
+        &mut self,
+        cx: &mut UpgradeContext<'_>,
+    ) -> Result<bool, KubernetesClientError> {
+        let _ = cx;
+        Ok(true)
+    }
 
     /// Kubernetes only: set the StatefulSet's `spec.updateStrategy.rollingUpdate.partition`
     /// (the `upgrade-reference-charm` crate has a client).

@@ -127,6 +127,71 @@ impl InClusterClient {
     }
 }
 
+/// The path of `SelfSubjectAccessReview`s (any authenticated service account may create
+/// one: it asks the API server what this account may do).
+pub const ACCESS_REVIEW_PATH: &str = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+
+impl InClusterClient {
+    /// May this service account patch the StatefulSet (`juju trust <app> --scope=cluster`)?
+    /// Asked with a `SelfSubjectAccessReview` (verb `patch`, group `apps`, resource
+    /// `statefulsets`, this StatefulSet's name and namespace), which changes nothing.
+    pub fn can_patch(&self) -> Result<bool, KubernetesClientError> {
+        const FAILED: &str = "Kubernetes access review failed";
+        let token = std::fs::read_to_string(&self.token_file).map_err(|e| {
+            KubernetesClientError::new(
+                FAILED,
+                format!(
+                    "cannot read the service-account token {}: {e}",
+                    self.token_file.display()
+                ),
+            )
+        })?;
+        let body = serde_json::json!({
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": {
+                "namespace": self.namespace,
+                "verb": "patch",
+                "group": "apps",
+                "resource": "statefulsets",
+                "name": self.statefulset,
+            }},
+        })
+        .to_string();
+        let url = format!("{}{ACCESS_REVIEW_PATH}", self.base_url);
+        let response = self
+            .agent()?
+            .post(&url)
+            .header("Authorization", &format!("Bearer {}", token.trim()))
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json")
+            .send(body.as_bytes())
+            .map_err(|e| KubernetesClientError::new(FAILED, format!("POST {url}: {e}")))?;
+        let status = response.status().as_u16();
+        let text = response
+            .into_body()
+            .with_config()
+            .limit(64 * 1024)
+            .read_to_string()
+            .unwrap_or_default();
+        let value = serde_json::from_str::<serde_json::Value>(&text).ok();
+        if !(200..300).contains(&status) {
+            let message = value
+                .as_ref()
+                .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+                .unwrap_or_else(|| format!("HTTP {status}"));
+            return Err(KubernetesClientError::new(FAILED, message));
+        }
+        value
+            .as_ref()
+            .and_then(|v| v.pointer("/status/allowed"))
+            .and_then(serde_json::Value::as_bool)
+            .ok_or_else(|| {
+                KubernetesClientError::new(FAILED, "the access review has no status.allowed")
+            })
+    }
+}
+
 impl PartitionClient for InClusterClient {
     fn set_partition(&self, partition: u32) -> Result<(), KubernetesClientError> {
         let token = std::fs::read_to_string(&self.token_file).map_err(|e| {

@@ -108,14 +108,15 @@ pub mod view;
 pub mod wire;
 
 pub use coordinator::{
-    handle, CoordinatorError, UpgradeConfig, UpgradeEvent, DEPENDENCIES_KEY, FAILURE_KEY,
-    RESUMED_KEY, ROUND_KEY, STACK_KEY, STATE_KEY,
+    handle, refresh_back_command, trust_message, CoordinatorError, UpgradeConfig, UpgradeEvent,
+    DEPENDENCIES_KEY, FAILURE_KEY, HEALTH_KEY, MAX_STATUS, PAUSED_MESSAGE, PAUSE_CONFIG,
+    RELEASED_KEY, RESUMED_KEY, ROLLBACK_CHARM_KEY, ROUND_KEY, STACK_KEY, STATE_KEY,
 };
 pub use deps::{Dependency, DependencyModel, ModelError, StoredDependencies};
 pub use effects::{Call, Effects, LogLine};
 pub use errors::{
     ClusterNotReady, DependencyError, KubernetesClientError, UpgradeError, VersionError,
 };
-pub use hooks::{GrantOutcome, StackError, UpgradeContext, UpgradeHooks};
-pub use state::{cluster_state, Substrate, UnitState};
+pub use hooks::{GrantOutcome, StackError, UnitHealth, UpgradeContext, UpgradeHooks};
+pub use state::{cluster_state, PausePolicy, Substrate, UnitState};
 pub use view::{Snapshot, View};

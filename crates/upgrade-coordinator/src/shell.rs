@@ -79,6 +79,14 @@ impl View for ModelView<'_, '_> {
         Ok(self.model.shown_status().cloned())
     }
 
+    fn config_value(&mut self, key: &str) -> Result<Option<String>, ModelError> {
+        Ok(self.model.config()?.get(key).and_then(|v| match v {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        }))
+    }
+
     fn publish_status(&mut self, status: &juju_hooks::Status) -> Result<(), ModelError> {
         self.model.publish_status_now(status)
     }

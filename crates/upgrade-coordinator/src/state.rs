@@ -34,6 +34,61 @@ impl FromStr for Substrate {
     }
 }
 
+/// When a refresh waits for the operator's `resume-upgrade`: the value of the config option
+/// [`PAUSE_CONFIG`](crate::PAUSE_CONFIG) (`pause-after-unit-refresh`, after charm-refresh v3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PausePolicy {
+    /// After every refreshed unit.
+    All,
+    /// After the first refreshed unit only.
+    First,
+    /// Never.
+    None,
+}
+
+impl PausePolicy {
+    /// The policy when the option is unset: what the reference does on `substrate`
+    /// (Kubernetes waits for `resume-upgrade` after the first pod, machines never wait).
+    pub fn default_for(substrate: Substrate) -> Self {
+        match substrate {
+            Substrate::K8s => PausePolicy::First,
+            Substrate::Vm => PausePolicy::None,
+        }
+    }
+
+    /// `all`, `first` or `none`, as the option is spelled.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PausePolicy::All => "all",
+            PausePolicy::First => "first",
+            PausePolicy::None => "none",
+        }
+    }
+
+    /// The policy an option value asks for: `Ok(None)` when unset or empty (the substrate's
+    /// default applies), `Err` with the value when it is none of the three.
+    pub fn from_config(value: Option<&str>) -> Result<Option<Self>, String> {
+        match value.map(str::trim) {
+            None | Some("") => Ok(None),
+            Some("all") => Ok(Some(PausePolicy::All)),
+            Some("first") => Ok(Some(PausePolicy::First)),
+            Some("none") => Ok(Some(PausePolicy::None)),
+            Some(other) => Err(other.to_owned()),
+        }
+    }
+
+    /// What the operator reads about it (the pre-check's result).
+    pub fn describe(self) -> &'static str {
+        match self {
+            PausePolicy::All => "the upgrade pauses after every unit until you run resume-upgrade",
+            PausePolicy::First => {
+                "the upgrade pauses after the first unit until you run resume-upgrade"
+            }
+            PausePolicy::None => "the upgrade does not pause between units",
+        }
+    }
+}
+
 /// A unit's upgrade state, the value of its `state` key. Declared lowest ("furthest behind")
 /// first: the cluster state is the minimum over all units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -144,7 +144,7 @@ pub fn event_of(s: &Scenario) -> Option<UpgradeEvent> {
         "relation-changed" => UpgradeEvent::RelationChanged,
         "upgrade-charm" => UpgradeEvent::UpgradeCharm,
         "pre-upgrade-check" => UpgradeEvent::PreUpgradeCheck,
-        "resume-upgrade" => UpgradeEvent::ResumeUpgrade,
+        "resume-upgrade" => UpgradeEvent::ResumeUpgrade { check_health: true },
         "unit-completed" => UpgradeEvent::UnitCompleted,
         "unit-failed" => UpgradeEvent::UnitFailed {
             cause: s.cause.clone(),
@@ -196,6 +196,20 @@ pub fn drop_our_keys(unit_data: &mut StringMap, app_data: &mut StringMap) {
     unit_data.remove(crate::FAILURE_KEY);
     app_data.remove(crate::ROUND_KEY);
     app_data.remove(crate::RESUMED_KEY);
+    app_data.remove(crate::RELEASED_KEY);
+    app_data.remove(crate::ROLLBACK_CHARM_KEY);
+}
+
+/// Removes the action results only this coordinator gives (the pre-check's refresh back and
+/// pause policy, issue 14): the reference's pre-check sets none.
+pub fn drop_our_results(results: &mut StringMap) {
+    results.remove("rollback-command");
+    results.remove(crate::PAUSE_CONFIG);
+    if results.get("message").is_some_and(|m| {
+        m.starts_with("Ready to upgrade: ") || m.starts_with("Ready to roll back: ")
+    }) {
+        results.remove("message");
+    }
 }
 
 /// What a run under test did, in the terms the recordings use.

@@ -37,6 +37,13 @@ pub trait View {
         Ok(None)
     }
 
+    /// The value of the charm's config option `key` (`config-get`), as text; `None` when
+    /// unset. Default: every option unset.
+    fn config_value(&mut self, key: &str) -> Result<Option<String>, Self::Error> {
+        let _ = key;
+        Ok(None)
+    }
+
     /// Shows `status` at once, before the dispatch ends (`status-set` is immediate in Juju):
     /// for long work the operator should see happen, such as a workload upgrade. The final
     /// status is still the one in [`Effects`](crate::Effects). Default: nothing to show it on.
@@ -67,6 +74,8 @@ pub struct Snapshot {
     pub planned_units: Option<usize>,
     /// The status this unit shows (`View::current_status`).
     pub status: Option<juju_hooks::Status>,
+    /// The charm's config (`View::config_value`).
+    pub config: StringMap,
     /// Statuses published during the dispatch (`View::publish_status`), in order.
     pub published: Vec<juju_hooks::Status>,
     reads: Cell<usize>,
@@ -133,6 +142,10 @@ impl View for Snapshot {
 
     fn current_status(&mut self) -> Result<Option<juju_hooks::Status>, Infallible> {
         Ok(self.status.clone())
+    }
+
+    fn config_value(&mut self, key: &str) -> Result<Option<String>, Infallible> {
+        Ok(self.config.get(key).cloned())
     }
 
     fn publish_status(&mut self, status: &juju_hooks::Status) -> Result<(), Infallible> {

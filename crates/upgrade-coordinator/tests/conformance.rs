@@ -79,7 +79,11 @@ fn differences(_s: &Scenario, r: &Reference, o: &Outcome) -> Vec<String> {
         app_data: o.app_data.clone(),
         status: status_pair(&o.fx.status),
         action_failure: o.fx.action_failure.clone(),
-        action_results: o.fx.action_results.clone(),
+        action_results: {
+            let mut r = o.fx.action_results.clone();
+            upgrade_coordinator::testing::drop_our_results(&mut r);
+            r
+        },
         deferred: o.fx.deferred,
         calls: Some(o.fx.calls.iter().map(call_name).collect()),
         logs: compared_logs(&o.fx),

@@ -166,7 +166,7 @@ fn d9_a_dependency_error_on_a_single_unit_refresh_marks_it_failed_instead_of_cra
 }
 
 #[test]
-fn d10_resume_upgrade_on_machines_says_it_is_for_kubernetes() {
+fn d10_resume_upgrade_on_machines_without_a_pause_policy_says_it_does_not_pause() {
     let mut w = world(
         0,
         true,
@@ -176,7 +176,7 @@ fn d10_resume_upgrade_on_machines_says_it_is_for_kubernetes() {
     let fx = handle(
         &config(Substrate::Vm),
         &unit(0),
-        &UpgradeEvent::ResumeUpgrade,
+        &UpgradeEvent::ResumeUpgrade { check_health: true },
         &mut w,
         &mut Hooks::default(),
     )
@@ -184,7 +184,7 @@ fn d10_resume_upgrade_on_machines_says_it_is_for_kubernetes() {
     assert!(fx
         .action_failure
         .unwrap()
-        .contains("only used on Kubernetes"));
+        .starts_with("pause-after-unit-refresh is \"none\""));
     assert!(fx.calls.is_empty());
 }
 
@@ -313,7 +313,8 @@ fn dispatches_that_need_no_peer_data_read_none() {
     );
 
     // resume-upgrade reads the app bag only when the reference's count holds (the highest
-    // unit left the stack); only otherwise does it look at the units' states.
+    // unit left the stack); only otherwise does it look at the units' states. (The health
+    // gate reads every unit's bag, to find the refreshed ones: off here.)
     let stack = format!(
         "[{}]",
         (0..99)
@@ -325,7 +326,9 @@ fn dispatches_that_need_no_peer_data_read_none() {
     handle(
         &config(Substrate::K8s),
         &unit(0),
-        &UpgradeEvent::ResumeUpgrade,
+        &UpgradeEvent::ResumeUpgrade {
+            check_health: false,
+        },
         &mut w,
         &mut Hooks::default(),
     )
@@ -537,7 +540,7 @@ fn d18_kubernetes_joiner_before_the_refresh_goes_first_alone() {
     // partition where resume-upgrade put it.
     let all_idle = [(0, "idle"), (1, "idle"), (2, "idle"), (3, "idle")];
     let fx = k8s_leader_on(
-        UpgradeEvent::ResumeUpgrade,
+        UpgradeEvent::ResumeUpgrade { check_health: true },
         &all_idle,
         &[("upgrade-stack", "[0, 1, 2]"), ("upgrade-round", "4")],
     );
@@ -562,7 +565,10 @@ fn d18_kubernetes_joiner_before_the_refresh_goes_first_alone() {
 fn d18_resume_upgrade_recognises_the_pause_after_scaling() {
     let resume = |states: &[(u32, &str)], stack: &str| {
         k8s_leader_on(
-            UpgradeEvent::ResumeUpgrade,
+            // (The health gate is tested in tests/operator.rs.)
+            UpgradeEvent::ResumeUpgrade {
+                check_health: false,
+            },
             states,
             &[("upgrade-stack", stack)],
         )

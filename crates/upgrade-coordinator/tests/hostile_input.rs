@@ -110,7 +110,7 @@ fn events() -> Vec<UpgradeEvent> {
         UpgradeEvent::RelationDeparted,
         UpgradeEvent::UpgradeCharm,
         UpgradeEvent::PreUpgradeCheck,
-        UpgradeEvent::ResumeUpgrade,
+        UpgradeEvent::ResumeUpgrade { check_health: true },
         UpgradeEvent::UnitCompleted,
         UpgradeEvent::UnitFailed { cause: None },
         UpgradeEvent::UpgradeFinished,

@@ -88,7 +88,7 @@ fn event() -> impl Strategy<Value = UpgradeEvent> {
         Just(UpgradeEvent::RelationChanged),
         Just(UpgradeEvent::UpgradeCharm),
         Just(UpgradeEvent::PreUpgradeCheck),
-        Just(UpgradeEvent::ResumeUpgrade),
+        Just(UpgradeEvent::ResumeUpgrade { check_health: true }),
         Just(UpgradeEvent::UnitCompleted),
         Just(UpgradeEvent::UnitFailed { cause: None }),
         Just(UpgradeEvent::UpgradeFinished),

@@ -64,7 +64,11 @@ impl ToolRecorder {
         for tool in HOOK_TOOLS {
             std::os::unix::fs::symlink(&script, root.join("bin").join(tool))?;
         }
-        Ok(ToolRecorder { root })
+        let recorder = ToolRecorder { root };
+        // As Juju answers for a charm with no config options set (tests may respond
+        // otherwise).
+        recorder.respond("config-get", "{}\n")?;
+        Ok(recorder)
     }
 
     /// The directory holding the tools.

@@ -505,6 +505,12 @@ impl<W: Workload> Charm for ReferenceCharm<W> {
                     .and_then(|v| v.as_bool())
                     .unwrap_or(false);
                 model.set_debug_logs(debug);
+                // The pause policy is read live: a unit held for resume-upgrade (machines),
+                // or pods held at the partition (Kubernetes leader), look again now. (Also
+                // `juju trust` comes as config-changed.)
+                if model.peer_relation(PEER_RELATION)?.is_some() {
+                    self.coordinate(UpgradeEvent::RelationChanged, model)?;
+                }
             }
             Event::UpgradeCharm => {
                 let Some(fx) = self.coordinate(UpgradeEvent::UpgradeCharm, model)? else {

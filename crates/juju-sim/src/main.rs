@@ -50,7 +50,53 @@ enum Cmd {
     /// run or violation.
     #[command(after_help = SWEEP_HELP)]
     Sweep(SweepArgs),
+    /// An upgrade under a pause policy (--config pause-after-unit-refresh=all|first|none):
+    /// resume-upgrade at every pause, and exactly the pauses the policy asks for.
+    #[command(after_help = PAUSE_HELP)]
+    Pause(PauseArgs),
+    /// The operator overrides a check with force-upgrade, and the upgrade runs to its end.
+    #[command(after_help = FORCE_HELP)]
+    Force(ForceArgs),
 }
+
+#[derive(Args, Clone)]
+struct PauseArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// At the first pause, change the policy to this value (juju config mid-refresh).
+    #[arg(long, value_name = "POLICY")]
+    then: Option<String>,
+    /// At the first pause, stop the refreshed unit's workload: resume-upgrade must refuse,
+    /// then resume with check-health-of-refreshed-units=false.
+    #[arg(long)]
+    unhealthy: bool,
+}
+
+#[derive(Args, Clone)]
+struct ForceArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Which check to override: the versions check of an incompatible refresh, or a failing
+    /// pre-upgrade-check.
+    #[arg(long, value_parser = ["incompatible", "pre-check"], default_value = "incompatible")]
+    past: String,
+}
+
+const PAUSE_HELP: &str = "\
+Examples:
+  juju-sim pause --config pause-after-unit-refresh=all       a resume after every unit
+  juju-sim pause --substrate k8s --config pause-after-unit-refresh=none
+  juju-sim pause --config pause-after-unit-refresh=first --then all
+  juju-sim pause --substrate k8s --unhealthy                 the health gate, then forced past
+
+Exit status: 0 when every invariant held, 1 when one broke, 2 for a usage error.";
+
+const FORCE_HELP: &str = "\
+Examples:
+  juju-sim force --past incompatible                the unit that refused runs force-upgrade
+  juju-sim force --past pre-check --substrate k8s   the leader forces past a failing pre-check
+
+Exit status: 0 when every invariant held, 1 when one broke, 2 for a usage error.";
 
 const UPGRADE_HELP: &str = "\
 Examples:
@@ -608,6 +654,21 @@ fn run(cmd: Cmd) -> Result<bool> {
     let (args, result) = match &cmd {
         Cmd::Upgrade(a) => (a, juju_sim::scenario::upgrade(config(a)?)),
         Cmd::Rollback(a) => (a, juju_sim::scenario::rollback(config(a)?)),
+        Cmd::Pause(p) => {
+            let plan = juju_sim::scenario::PausePlan {
+                then: p.then.clone(),
+                unhealthy: p.unhealthy,
+            };
+            (&p.run, juju_sim::scenario::pause(config(&p.run)?, &plan))
+        }
+        Cmd::Force(f) => {
+            let case = if f.past == "pre-check" {
+                juju_sim::scenario::ForceCase::PreCheck
+            } else {
+                juju_sim::scenario::ForceCase::Incompatible
+            };
+            (&f.run, juju_sim::scenario::force(config(&f.run)?, case))
+        }
         Cmd::Explore(a) => return explore(a),
         Cmd::Sweep(a) => return sweep(a),
     };

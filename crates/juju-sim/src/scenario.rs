@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::Serialize;
+use upgrade_coordinator::PausePolicy;
 
 use crate::sim::{ActionOutcome, Fault, Phase, Report, Revision, Sim, SimConfig, APP};
 
@@ -145,6 +146,9 @@ fn upgrade_steps(cfg: SimConfig, op: &mut Operator) -> Result<(Sim, Vec<String>,
         }
         op.intend(&target);
         return Ok((sim, notes, End::Finished { once: true }));
+    }
+    if has(sim.config(), |f| *f == Fault::Untrusted) && sim.is_k8s() {
+        untrusted_pre_check(&mut sim, &mut notes, leader)?;
     }
     sim.set_phase("pre-upgrade-check");
     let pre = op.run_action(&mut sim, &mut notes, leader, "pre-upgrade-check")?;
@@ -737,6 +741,385 @@ impl Operator {
             notes.push(format!("  settled in {n} hooks"));
         }
     }
+}
+
+/// Kubernetes, deployed without `juju trust`: the pre-check must fail with the trust
+/// command, the application show it, and nothing be written or patched; then the operator
+/// trusts the application (the scenario then runs the pre-check again as usual).
+fn untrusted_pre_check(sim: &mut Sim, notes: &mut Vec<String>, leader: usize) -> Result<()> {
+    let units = sim.config().units;
+    let want = upgrade_coordinator::trust_message(APP);
+    sim.set_phase("pre-upgrade-check (untrusted)");
+    let pre = sim.run_action(leader, "pre-upgrade-check")?;
+    if pre.failed().as_deref() != Some(want.as_str()) {
+        sim.violations.push(format!(
+            "pre-upgrade-check of an untrusted application: {:?}, not {want:?}",
+            pre.failed()
+        ));
+    }
+    let shown = sim.shown_app_status();
+    if shown != ("blocked".to_owned(), want.clone()) {
+        sim.violations.push(format!(
+            "an untrusted application shows {shown:?}, not blocked {want:?}"
+        ));
+    }
+    if sim.app_bag().contains_key("upgrade-stack") || !sim.partitions().is_empty() {
+        sim.violations.push(format!(
+            "an untrusted pre-check wrote a stack or patched the partition ({:?})",
+            sim.partitions()
+        ));
+    }
+    notes.push(format!("pre-upgrade-check refused: {want}"));
+    sim.set_phase("juju trust");
+    sim.trust();
+    sim.settle(budget(units))?;
+    notes.push(format!("juju trust {APP} --scope=cluster"));
+    Ok(())
+}
+
+/// The config option of the pause policy.
+const PAUSE: &str = upgrade_coordinator::PAUSE_CONFIG;
+
+/// The policy in force for `value` (unset: the substrate's default; invalid: `all`).
+fn policy_of(value: Option<&str>, k8s: bool) -> PausePolicy {
+    let substrate = if k8s {
+        upgrade_coordinator::Substrate::K8s
+    } else {
+        upgrade_coordinator::Substrate::Vm
+    };
+    match PausePolicy::from_config(value) {
+        Ok(Some(p)) => p,
+        Ok(None) => PausePolicy::default_for(substrate),
+        Err(_) => PausePolicy::All,
+    }
+}
+
+/// What the `pause` scenario does at its first pause, besides resuming (issue 14).
+#[derive(Debug, Clone, Default)]
+pub struct PausePlan {
+    /// `juju config <app> pause-after-unit-refresh=<this>` mid-refresh.
+    pub then: Option<String>,
+    /// Stop the refreshed unit's workload: `resume-upgrade` must refuse, naming it; then it
+    /// is resumed with `check-health-of-refreshed-units=false` and the workload restarted.
+    pub unhealthy: bool,
+}
+
+/// Deploy, `pre-upgrade-check` (its result must name the refresh back and the policy),
+/// `juju refresh`, then `resume-upgrade` at every pause until the end: the pauses must be
+/// exactly those the policy in force asks for (`--config pause-after-unit-refresh=...`).
+pub fn pause(cfg: SimConfig, plan: &PausePlan) -> Result<(Sim, Report)> {
+    let units = cfg.units;
+    let k8s = cfg.substrate == crate::sim::Substrate::K8s;
+    let mut policy = policy_of(cfg.charm_config.get(PAUSE).map(String::as_str), k8s);
+    let mut op = Operator::new(&cfg);
+    let mut sim = Sim::new(cfg)?;
+    let mut notes = Vec::new();
+    let (old, target) = (old_revision(), new_revision());
+    sim.deploy(&old)?;
+    let n = sim.settle(budget(units))?;
+    notes.push(format!(
+        "deployed {units} units of revision {} in {n} hooks",
+        old.number
+    ));
+    let leader = sim.leader();
+    sim.start_counting()?;
+    sim.set_phase("pre-upgrade-check");
+    let pre = op.run_action(&mut sim, &mut notes, leader, "pre-upgrade-check")?;
+    if let Some(m) = pre.failed() {
+        op.unexpected(
+            &mut sim,
+            &mut notes,
+            format!("pre-upgrade-check failed: {m}"),
+        );
+        let report = finish(&mut sim, notes, "pause", &mut op, End::Stopped)?;
+        return Ok((sim, report));
+    }
+    check_plan_result(&mut sim, &mut notes, &pre, policy, &old);
+    sim.arm_faults(&target)?;
+    sim.set_phase(format!("refresh to revision {}", target.number));
+    sim.refresh(&target)?;
+    op.intend(&target);
+    let n = sim.settle(budget(units))?;
+    notes.push(format!(
+        "refreshed to revision {} and settled in {n} hooks",
+        target.number
+    ));
+    let mut pauses = 0;
+    for _ in 0..units + 2 {
+        if finished(&sim) {
+            break;
+        }
+        let (status, message) = sim.shown_app_status();
+        if !message.contains("resume-upgrade") {
+            sim.violations.push(format!(
+                "the refresh stopped short, and not at a pause: the application shows {status} {message:?}"
+            ));
+            break;
+        }
+        pauses += 1;
+        let done = sim.upgrade_order().len();
+        notes.push(format!("pause {pauses}, after {done} unit(s): {message}"));
+        let expected = match policy {
+            PausePolicy::None => false,
+            PausePolicy::First => pauses == 1,
+            PausePolicy::All => true,
+        };
+        if !expected {
+            sim.violations.push(format!(
+                "paused after {done} unit(s) under {PAUSE}={}",
+                policy.as_str()
+            ));
+        }
+        if message.chars().count() > upgrade_coordinator::MAX_STATUS {
+            sim.violations
+                .push(format!("a status over 120 characters: {message:?}"));
+        }
+        let mut health_checked = true;
+        if pauses == 1 {
+            if let Some(then) = &plan.then {
+                sim.set_phase(format!("juju config {PAUSE}={then}"));
+                sim.set_config(PAUSE, then);
+                sim.settle(budget(units))?;
+                notes.push(format!("juju config {PAUSE}={then}"));
+                policy = policy_of(Some(then), k8s);
+                if !sim.shown_app_status().1.contains("resume-upgrade") {
+                    notes.push("the new policy let the upgrade go on by itself".into());
+                    continue;
+                }
+            }
+            if plan.unhealthy {
+                health_checked = false;
+                refuse_then_force_resume(&mut sim, &mut notes, leader)?;
+            }
+        }
+        if health_checked {
+            sim.set_phase("resume-upgrade");
+            let resume = op.run_action(&mut sim, &mut notes, leader, "resume-upgrade")?;
+            match resume.failed() {
+                Some(m) => {
+                    op.unexpected(&mut sim, &mut notes, format!("resume-upgrade failed: {m}"))
+                }
+                None => notes.push(describe("resume-upgrade", &resume)),
+            }
+        }
+        sim.settle(budget(units))?;
+    }
+    // Every pause was checked against the policy as it came; the ones that did not come:
+    let missing = match (units, policy) {
+        (1, _) => 0,
+        (_, PausePolicy::All) => (units - 1).saturating_sub(pauses),
+        (_, PausePolicy::First) if plan.then.is_none() => 1usize.saturating_sub(pauses),
+        _ => 0,
+    };
+    if missing > 0 && finished(&sim) {
+        sim.violations.push(format!(
+            "{missing} pause(s) under {PAUSE}={} did not happen ({pauses} did)",
+            policy.as_str()
+        ));
+    }
+    notes.push(format!("{pauses} pause(s)"));
+    let report = finish(
+        &mut sim,
+        notes,
+        "pause",
+        &mut op,
+        End::Finished { once: true },
+    )?;
+    Ok((sim, report))
+}
+
+/// The pre-check's result names the refresh back (to `old`) and the policy in force.
+fn check_plan_result(
+    sim: &mut Sim,
+    notes: &mut Vec<String>,
+    pre: &ActionOutcome,
+    policy: PausePolicy,
+    old: &Revision,
+) {
+    let back = format!("juju refresh {APP} --revision {}", old.number);
+    if pre.results.get("rollback-command") != Some(&back) {
+        sim.violations.push(format!(
+            "pre-upgrade-check's result names the refresh back as {:?}, not {back:?}",
+            pre.results.get("rollback-command")
+        ));
+    }
+    if pre.results.get(PAUSE).map(String::as_str) != Some(policy.as_str()) {
+        sim.violations.push(format!(
+            "pre-upgrade-check's result gives the pause policy as {:?}, not {}",
+            pre.results.get(PAUSE),
+            policy.as_str()
+        ));
+    }
+    notes.push(describe("pre-upgrade-check", pre));
+}
+
+/// At a pause: stop the workload of the first refreshed unit; `resume-upgrade` must refuse,
+/// naming it; with `check-health-of-refreshed-units=false` it resumes; the workload is then
+/// started again (so the end state is healthy).
+fn refuse_then_force_resume(sim: &mut Sim, notes: &mut Vec<String>, leader: usize) -> Result<()> {
+    let units = sim.config().units;
+    let Some(first) = sim.upgrade_order().first().cloned() else {
+        sim.violations
+            .push("a pause before any unit upgraded".into());
+        return Ok(());
+    };
+    let n: u32 = first
+        .rsplit('/')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .context("a unit name")?;
+    sim.set_phase(format!("unit {n}'s workload stops"));
+    sim.break_workload(n)?;
+    sim.settle(budget(units))?;
+    let refused = sim.run_action(leader, "resume-upgrade")?;
+    match refused.failed() {
+        Some(m) if m.starts_with(&format!("Unit {n} is unhealthy")) => {
+            notes.push(format!("resume-upgrade refused: {m}"))
+        }
+        other => sim.violations.push(format!(
+            "resume-upgrade with unit {n}'s workload down: {other:?}, not a refusal naming it"
+        )),
+    }
+    let params = serde_json::Map::from_iter([(
+        "check-health-of-refreshed-units".to_owned(),
+        serde_json::Value::Bool(false),
+    )]);
+    let forced = sim.run_action_with(leader, "resume-upgrade", params)?;
+    match (forced.failed(), forced.results.get("message")) {
+        (None, Some(m)) if m.contains("not checked") => notes.push(format!(
+            "resume-upgrade check-health-of-refreshed-units=false: {m}"
+        )),
+        other => sim.violations.push(format!(
+            "resume-upgrade check-health-of-refreshed-units=false: {other:?}"
+        )),
+    }
+    sim.heal_workload(n)?;
+    Ok(())
+}
+
+/// Which check `force` overrides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForceCase {
+    /// The refresh goes to a revision whose versions the old ones do not satisfy; the unit
+    /// that refused runs `force-upgrade check-compatibility=false`.
+    Incompatible,
+    /// The pre-check fails (a unit's workload is down); the leader runs `force-upgrade
+    /// run-pre-upgrade-checks=false`.
+    PreCheck,
+}
+
+/// The operator overrides a check on purpose and the upgrade then runs to its end (resumed
+/// at every pause the default policy makes).
+pub fn force(cfg: SimConfig, case: ForceCase) -> Result<(Sim, Report)> {
+    let units = cfg.units;
+    let k8s = cfg.substrate == crate::sim::Substrate::K8s;
+    let mut op = Operator::new(&cfg);
+    let mut sim = Sim::new(cfg)?;
+    let mut notes = Vec::new();
+    let old = old_revision();
+    let target = match case {
+        ForceCase::Incompatible => incompatible_revision(),
+        ForceCase::PreCheck => new_revision(),
+    };
+    sim.deploy(&old)?;
+    sim.settle(budget(units))?;
+    let leader = sim.leader();
+    sim.start_counting()?;
+    let params =
+        |k: &str| serde_json::Map::from_iter([(k.to_owned(), serde_json::Value::Bool(false))]);
+    match case {
+        ForceCase::PreCheck => {
+            let broken = (units as u32).saturating_sub(1);
+            sim.break_workload(broken)?;
+            sim.settle(budget(units))?;
+            let pre = sim.run_action(leader, "pre-upgrade-check")?;
+            match pre.failed() {
+                Some(m) => notes.push(format!("pre-upgrade-check failed: {m}")),
+                None => sim
+                    .violations
+                    .push("pre-upgrade-check passed with a workload down".into()),
+            }
+            sim.set_phase("force-upgrade run-pre-upgrade-checks=false");
+            let forced =
+                sim.run_action_with(leader, "force-upgrade", params("run-pre-upgrade-checks"))?;
+            match forced.failed() {
+                None => notes.push(describe(
+                    "force-upgrade run-pre-upgrade-checks=false",
+                    &forced,
+                )),
+                Some(m) => sim.violations.push(format!("force-upgrade failed: {m}")),
+            }
+            sim.heal_workload(broken)?;
+            sim.settle(budget(units))?;
+            sim.arm_faults(&target)?;
+            sim.refresh(&target)?;
+            op.intend(&target);
+            sim.settle(budget(units))?;
+        }
+        ForceCase::Incompatible => {
+            let pre = op.run_action(&mut sim, &mut notes, leader, "pre-upgrade-check")?;
+            if let Some(m) = pre.failed() {
+                sim.violations
+                    .push(format!("pre-upgrade-check failed: {m}"));
+            }
+            sim.arm_faults(&target)?;
+            sim.refresh(&target)?;
+            op.intend(&target);
+            sim.settle(budget(units))?;
+            let refuser = if k8s { units as u32 - 1 } else { leader as u32 };
+            match sim.unit_view(refuser) {
+                Some((state, _)) if state == "failed" => {
+                    notes.push(format!("unit {refuser} refused the versions"))
+                }
+                other => sim.violations.push(format!(
+                    "unit {refuser} should have refused the versions, not {other:?}"
+                )),
+            }
+            // Run elsewhere first: refused, naming the unit.
+            let elsewhere = (0..sim.units_len()).find(|&i| sim.unit_number(i) != Some(refuser));
+            if let Some(i) = elsewhere {
+                let r = sim.run_action_with(i, "force-upgrade", params("check-compatibility"))?;
+                match r.failed() {
+                    Some(m) if m.contains(&format!("Must run on unit {refuser}")) => {
+                        notes.push(format!("force-upgrade elsewhere: {m}"))
+                    }
+                    other => sim
+                        .violations
+                        .push(format!("force-upgrade on the wrong unit: {other:?}")),
+                }
+            }
+            let i = (0..sim.units_len())
+                .find(|&i| sim.unit_number(i) == Some(refuser))
+                .context("the refusing unit")?;
+            sim.set_phase("force-upgrade check-compatibility=false");
+            let forced = sim.run_action_with(i, "force-upgrade", params("check-compatibility"))?;
+            match forced.failed() {
+                None => notes.push(describe("force-upgrade check-compatibility=false", &forced)),
+                Some(m) => sim.violations.push(format!("force-upgrade failed: {m}")),
+            }
+            sim.settle(budget(units))?;
+        }
+    }
+    for _ in 0..units + 2 {
+        if finished(&sim) {
+            break;
+        }
+        let (_, message) = sim.shown_app_status();
+        if !message.contains("resume-upgrade") {
+            break;
+        }
+        let resume = op.run_action(&mut sim, &mut notes, leader, "resume-upgrade")?;
+        notes.push(describe("resume-upgrade", &resume));
+        sim.settle(budget(units))?;
+    }
+    let report = finish(
+        &mut sim,
+        notes,
+        "force",
+        &mut op,
+        End::Finished { once: true },
+    )?;
+    Ok((sim, report))
 }
 
 #[cfg(test)]

@@ -1052,6 +1052,19 @@ impl Sim {
         self.units[i].bag.get("state").cloned().unwrap_or_default()
     }
 
+    /// Unit `i`'s workload moved from `before` to the target's version: one more upgrade.
+    fn note_workload_upgrade(&mut self, i: usize, before: &str) {
+        let after = self.workload_version(i);
+        if after != before {
+            if let Some(t) = &self.target {
+                if after == t.workload && !self.units[i].fresh {
+                    self.units[i].workload_upgrades += 1;
+                    self.upgrade_order.push(self.units[i].name.to_string());
+                }
+            }
+        }
+    }
+
     fn workload_version(&self, i: usize) -> String {
         std::fs::read_to_string(self.units[i].workload_dir.join("version"))
             .map(|s| s.trim().to_owned())
@@ -1145,15 +1158,7 @@ impl Sim {
                 self.units[i].in_error = true;
             }
         }
-        let workload_after = self.workload_version(i);
-        if workload_after != workload_before {
-            if let Some(t) = &self.target {
-                if workload_after == t.workload && !self.units[i].fresh {
-                    self.units[i].workload_upgrades += 1;
-                    self.upgrade_order.push(self.units[i].name.to_string());
-                }
-            }
-        }
+        self.note_workload_upgrade(i, &workload_before);
         let line = self.record(i, event.name(), code);
         if self.cfg.verbose {
             eprintln!("{line}");
@@ -1440,7 +1445,11 @@ impl Sim {
             name: name.into(),
             params,
         };
+        let workload_before = self.workload_version(i);
         let (code, entries) = self.dispatch(i, &event, Some(action))?;
+        // An action may upgrade the workload too (resume-upgrade on a machine leader that
+        // is next, force-upgrade on a single unit).
+        self.note_workload_upgrade(i, &workload_before);
         self.units[i].hooks_run += 1;
         let mut outcome = self.commit(i, code == Some(0), &entries);
         outcome.exit = code;
@@ -1740,6 +1749,30 @@ impl Sim {
         let _ = std::fs::remove_file(self.units[u].workload_dir.join("running"));
         self.push(u, Event::UpdateStatus);
         Ok(())
+    }
+
+    /// Starts unit `n`'s workload again at the version installed, and lets it notice.
+    pub fn heal_workload(&mut self, n: u32) -> Result<()> {
+        let u = self.unit_index(n)?;
+        let dir = self.units[u].workload_dir.clone();
+        if let Ok(version) = std::fs::read_to_string(dir.join("version")) {
+            std::fs::write(dir.join("running"), version)?;
+        }
+        self.push(u, Event::UpdateStatus);
+        Ok(())
+    }
+
+    /// How many units the model has had (removed ones included: indexes stay).
+    pub fn units_len(&self) -> usize {
+        self.units.len()
+    }
+
+    /// The number of the unit at index `i`, if it is still in the model.
+    pub fn unit_number(&self, i: usize) -> Option<u32> {
+        self.units
+            .get(i)
+            .filter(|u| !u.gone && !u.dying)
+            .map(|u| u.name.number())
     }
 
     fn unit_index(&self, n: u32) -> Result<usize> {

@@ -492,6 +492,35 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         })
     }
 
+    /// Kubernetes leader: the pods wait at the partition, but the policy (changed since) is
+    /// `none`: let the next one go, as `resume-upgrade` would. (On machines the held unit
+    /// sees the policy itself.) Read only when the states show such a wait.
+    fn release_when_not_pausing(&mut self) -> R<(), V> {
+        if self.config.substrate != Substrate::K8s || !self.is_leader()? {
+            return Ok(());
+        }
+        let Some(stack) = self.stack.clone() else {
+            return Ok(());
+        };
+        if !self.waiting_after_done(&stack)? || self.pause_policy()? != PausePolicy::None {
+            return Ok(());
+        }
+        let Some(&next) = stack.last() else {
+            return Ok(());
+        };
+        let round = self.current_round()?.unwrap_or(0);
+        if self.released()? == Some((round, next)) {
+            return Ok(()); // already let go
+        }
+        self.info(format!(
+            "{PAUSE_CONFIG}=none: the upgrade goes on with unit {next} without resume-upgrade"
+        ));
+        if self.set_partition(next)?.is_ok() {
+            self.app_set(RELEASED_KEY, format!("{round}:{next}"))?;
+        }
+        Ok(())
+    }
+
     /// The first refreshed (`completed`) unit whose workload is not healthy, and why.
     fn unhealthy_refreshed(&mut self) -> R<Option<(UnitName, String)>, V> {
         for unit in self.app_units()? {
@@ -525,6 +554,19 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
     /// round, nobody is upgrading, the top of the stack has not started, and the pause
     /// policy holds it (Kubernetes: any policy but `none`, the partition holds the pods).
     fn paused_for_resume(&mut self, stack: &[u32]) -> R<bool, V> {
+        if !self.waiting_after_done(stack)? {
+            return Ok(false);
+        }
+        match (self.config.substrate, stack.last()) {
+            (Substrate::K8s, _) => Ok(self.pause_policy()? != PausePolicy::None),
+            (Substrate::Vm, Some(&top)) => self.held_for_resume(top),
+            (Substrate::Vm, None) => Ok(false),
+        }
+    }
+
+    /// Do the states show the upgrade waiting (some unit done in this round, nobody
+    /// upgrading, the top not started), whatever the policy? On Kubernetes: at the partition.
+    fn waiting_after_done(&mut self, stack: &[u32]) -> R<bool, V> {
         let Some(&top) = stack.last() else {
             return Ok(false);
         };
@@ -541,13 +583,7 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
                 _ => {}
             }
         }
-        if !done_in_round {
-            return Ok(false);
-        }
-        match self.config.substrate {
-            Substrate::K8s => Ok(self.pause_policy()? != PausePolicy::None),
-            Substrate::Vm => self.held_for_resume(top),
-        }
+        Ok(done_in_round)
     }
 
     fn app_set(&mut self, key: &str, value: String) -> R<(), V> {
@@ -766,12 +802,21 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         // the handler; the config is not read otherwise), is the operator's to fix first (it
         // is treated as `all` meanwhile).
         let status = match self.policy.clone() {
-            Some(Err(value)) if !stack.is_empty() => Status::Blocked(truncate_to(
-                &format!(
-                    "{PAUSE_CONFIG} must be \"all\", \"first\" or \"none\" (is {value:?}); pausing after every unit"
-                ),
-                MAX_STATUS,
-            )),
+            Some(Err(value)) if !stack.is_empty() => {
+                let head = format!(
+                    "Invalid {PAUSE_CONFIG}={:?} (all, first or none)",
+                    truncate(&value, 16)
+                );
+                Status::Blocked(if self.paused_for_resume(&stack)? {
+                    with_next_step(
+                        &head,
+                        &format!(": paused; juju run {app}/leader resume-upgrade"),
+                        ": paused; run resume-upgrade on the leader",
+                    )
+                } else {
+                    with_next_step(&head, ": pausing after every unit", "")
+                })
+            }
             _ => status,
         };
         self.fx.app_status = Some(status);
@@ -1588,6 +1633,7 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         }
 
         self.reconcile_stack()?;
+        self.release_when_not_pausing()?;
         let states = self.unit_states()?;
         if Self::any_upgrading(&states)
             && self.own_state_is(&[UnitState::Idle, UnitState::Ready])?

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use juju_sim::scenario::{rollback, upgrade};
+use juju_sim::scenario::{force, pause, rollback, upgrade, ForceCase, PausePlan};
 use juju_sim::sim::{Fault, Report, Schedule, SimConfig, Substrate};
 
 /// The sim binary (the fake tools) and a freshly built `dispatch` beside it.
@@ -714,4 +714,103 @@ fn the_live_table_fits_the_terminal_and_says_where_the_run_is() {
         wide[1].starts_with("application: blocked Upgrade failed on unit 2: run pre-upgrade-check"),
         "{wide:#?}"
     );
+}
+
+// ----- issue 14: the operator's side of a refresh -----
+
+fn with_policy(mut c: SimConfig, policy: &str) -> SimConfig {
+    c.charm_config
+        .insert(upgrade_coordinator::PAUSE_CONFIG.into(), policy.into());
+    c
+}
+
+fn on(substrate: Substrate, seed: u64, faults: Vec<Fault>) -> SimConfig {
+    SimConfig {
+        substrate,
+        ..cfg(3, seed, faults)
+    }
+}
+
+const SUBSTRATES: [Substrate; 2] = [Substrate::Vm, Substrate::K8s];
+
+#[test]
+fn every_pause_policy_pauses_exactly_where_it_says_and_resumes() {
+    for seed in 1..=sweep(2) {
+        for substrate in SUBSTRATES {
+            for policy in ["all", "first", "none", "not-a-policy"] {
+                let (_, r) = pause(
+                    with_policy(on(substrate, seed, vec![]), policy),
+                    &PausePlan::default(),
+                )
+                .unwrap();
+                assert_clean(&r);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_policy_changed_mid_refresh_takes_effect_at_the_next_unit() {
+    for seed in 1..=sweep(2) {
+        for substrate in SUBSTRATES {
+            for (from, to) in [("first", "all"), ("all", "first"), ("all", "none")] {
+                let plan = PausePlan {
+                    then: Some(to.into()),
+                    unhealthy: false,
+                };
+                let (_, r) = pause(with_policy(on(substrate, seed, vec![]), from), &plan).unwrap();
+                assert_clean(&r);
+            }
+        }
+    }
+}
+
+#[test]
+fn resume_refuses_an_unhealthy_refreshed_unit_and_is_forced_past_it() {
+    for seed in 1..=sweep(2) {
+        for substrate in SUBSTRATES {
+            let plan = PausePlan {
+                then: None,
+                unhealthy: true,
+            };
+            let (_, r) = pause(with_policy(on(substrate, seed, vec![]), "first"), &plan).unwrap();
+            assert_clean(&r);
+            assert!(
+                r.notes
+                    .iter()
+                    .any(|n| n.starts_with("resume-upgrade refused: Unit ")),
+                "{:#?}",
+                r.notes
+            );
+        }
+    }
+}
+
+#[test]
+fn force_upgrade_goes_past_an_incompatible_refresh_and_a_failing_pre_check() {
+    for seed in 1..=sweep(2) {
+        for substrate in SUBSTRATES {
+            for case in [ForceCase::Incompatible, ForceCase::PreCheck] {
+                let (sim, r) = force(on(substrate, seed, vec![]), case).unwrap();
+                assert_clean(&r);
+                assert_eq!(sim.upgrade_order().len(), 3, "{case:?}: {:#?}", r.notes);
+            }
+        }
+    }
+}
+
+#[test]
+fn an_untrusted_kubernetes_app_says_so_then_upgrades_once_trusted() {
+    for seed in 1..=sweep(2) {
+        let (sim, r) = upgrade(on(Substrate::K8s, seed, vec![Fault::Untrusted])).unwrap();
+        assert_clean(&r);
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.starts_with("pre-upgrade-check refused: Run juju trust")),
+            "{:#?}",
+            r.notes
+        );
+        assert_eq!(sim.upgrade_order().len(), 3);
+    }
 }

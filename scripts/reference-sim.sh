@@ -4,7 +4,8 @@
 # reference charm otherwise) becomes every unit's dispatch. This is how DEVIATIONS.md records
 # what the reference does in issue 7's scenarios.
 # Usage: scripts/reference-sim.sh upgrade --substrate k8s --fault add-unit:after-pre-check --seed 3
-# Env: REFERENCE_SEED (default ../shared/seeds/002_cea8aa1dd7fca20c.txt), REFERENCE_VENV.
+# Env: REFERENCE_SEED (default ../shared/seeds/002_cea8aa1dd7fca20c.txt), REFERENCE_VENV,
+# REFERENCE_SIM_DEPLOY_ONLY=1 (deploy the Python charm, refresh to ours: scripts/mixed-fleet.sh).
 # Exit status: juju-sim's: 0 when every invariant held, 1 when one broke (a hook of the
 # reference that keeps failing is one: the unit is left in error and the report says so),
 # 2 for a usage error or a missing reference library.
@@ -33,5 +34,10 @@ done
 REFERENCE_SIM_LIB="$dir/lib" exec "$py" "$dir/charm.py"
 SH
 chmod +x "$dir/dispatch"
-[ -x "$root/target/release/juju-sim" ] || cargo build -q --release -p juju-sim --manifest-path "$root/Cargo.toml"
+cargo build -q --release -p juju-sim --manifest-path "$root/Cargo.toml"
+if [ "${REFERENCE_SIM_DEPLOY_ONLY:-}" = 1 ]; then
+  # A mixed fleet: the Python charm is deployed, the refresh goes to ours.
+  cargo build -q --release -p upgrade-reference-charm --bin dispatch --manifest-path "$root/Cargo.toml"
+  exec "$root/target/release/juju-sim" "$@" --deploy-dispatch "$dir/dispatch" --dispatch "$root/target/release/dispatch"
+fi
 exec "$root/target/release/juju-sim" "$@" --dispatch "$dir/dispatch"

@@ -256,6 +256,10 @@ struct RunArgs {
     /// --config pause-after-unit-refresh=all).
     #[arg(long = "config", value_name = "KEY=VALUE")]
     charm_config: Vec<String>,
+    /// Deploy this charm's dispatch instead (e.g. the Python reference's, see
+    /// scripts/mixed-fleet.sh); every refresh installs --dispatch (ours by default).
+    #[arg(long, value_name = "PATH")]
+    deploy_dispatch: Option<PathBuf>,
 }
 
 /// `KEY=VALUE` pairs, as `juju deploy --config` takes them.
@@ -324,6 +328,10 @@ fn config(a: &RunArgs) -> Result<SimConfig> {
         operator: a.operator,
         retry_actions: !a.no_retry,
         charm_config: parse_config(&a.charm_config)?,
+        deploy_dispatch: match &a.deploy_dispatch {
+            Some(d) => Some(std::fs::canonicalize(d).with_context(|| format!("--deploy-dispatch {}", d.display()))?),
+            None => None,
+        },
     })
 }
 

@@ -275,6 +275,9 @@ pub struct SimConfig {
     /// The application's config (`juju deploy --config k=v`), e.g.
     /// `pause-after-unit-refresh=all`; [`Sim::set_config`] changes it later.
     pub charm_config: BTreeMap<String, String>,
+    /// The charm deployed before any refresh, if not `dispatch` (e.g. the Python
+    /// reference's, for a fleet refreshed from the Python charm to ours mid-flight).
+    pub deploy_dispatch: Option<PathBuf>,
 }
 
 /// An event waiting on a unit.
@@ -593,9 +596,14 @@ impl Sim {
     fn install_charm(&self, charm_dir: &Path, rev: &Revision) -> Result<()> {
         std::fs::create_dir_all(charm_dir)?;
         let dispatch = charm_dir.join("dispatch");
-        if !dispatch.exists() {
-            std::os::unix::fs::symlink(&self.cfg.dispatch, &dispatch)?;
-        }
+        // The deployed charm may be another one (`deploy_dispatch`, e.g. the Python
+        // reference); every charm a refresh installs is `dispatch`.
+        let program = match (&self.cfg.deploy_dispatch, &self.target) {
+            (Some(d), None) => d,
+            _ => &self.cfg.dispatch,
+        };
+        let _ = std::fs::remove_file(&dispatch);
+        std::os::unix::fs::symlink(program, &dispatch)?;
         std::fs::write(charm_dir.join("versions.json"), &rev.versions)?;
         std::fs::write(
             charm_dir.join(".juju-charm"),

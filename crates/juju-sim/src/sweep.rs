@@ -187,6 +187,7 @@ fn base_config(cfg: &SweepConfig, substrate: Substrate, seed: Option<u64>) -> Si
         operator: Some(cfg.operator),
         retry_actions: cfg.retry_actions,
         charm_config: Default::default(),
+        deploy_dispatch: None,
     }
 }
 

@@ -52,6 +52,7 @@ fn cfg(units: usize, seed: u64, faults: Vec<Fault>) -> SimConfig {
         operator: None,
         retry_actions: true,
         charm_config: Default::default(),
+        deploy_dispatch: None,
     }
 }
 

@@ -388,9 +388,13 @@ fn the_granted_unit_upgrades_its_workload_and_completes() {
         )),
         "{calls:#?}"
     );
+    // What the unit runs now follows the reference's text.
     assert_eq!(
         calls.last().unwrap(),
-        &status("maintenance", "upgrade completed")
+        &status(
+            "maintenance",
+            "upgrade completed (workload 1.0.0, original charm)"
+        )
     );
     assert_eq!(u.workload_file("running").as_deref(), Some("1.0.0\n"));
 }
@@ -444,11 +448,17 @@ fn debug_logs_follow_the_charm_config() {
     u.tools
         .respond("config-get", "{\"debug-logs\": true}\n")
         .unwrap();
+    // Not yet in the peer relation: config-changed has no upgrade to look at again.
+    u.tools.respond("relation-ids", "[]\n").unwrap();
     let out = u.dispatch("hooks/config-changed", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         u.calls(),
-        vec![state_get(), call("config-get", &["--format=json"], "")]
+        vec![
+            state_get(),
+            call("config-get", &["--format=json"], ""),
+            call("relation-ids", &["--format=json", "upgrade"], "")
+        ]
     );
 
     u.tools.clear().unwrap();

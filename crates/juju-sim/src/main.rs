@@ -329,7 +329,10 @@ fn config(a: &RunArgs) -> Result<SimConfig> {
         retry_actions: !a.no_retry,
         charm_config: parse_config(&a.charm_config)?,
         deploy_dispatch: match &a.deploy_dispatch {
-            Some(d) => Some(std::fs::canonicalize(d).with_context(|| format!("--deploy-dispatch {}", d.display()))?),
+            Some(d) => Some(
+                std::fs::canonicalize(d)
+                    .with_context(|| format!("--deploy-dispatch {}", d.display()))?,
+            ),
             None => None,
         },
     })

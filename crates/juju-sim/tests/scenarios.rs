@@ -815,3 +815,38 @@ fn an_untrusted_kubernetes_app_says_so_then_upgrades_once_trusted() {
         assert_eq!(sim.upgrade_order().len(), 3);
     }
 }
+
+#[test]
+fn unit_statuses_say_which_workload_a_unit_runs_and_on_which_charm() {
+    for substrate in SUBSTRATES {
+        let (sim, r) = pause(
+            with_policy(on(substrate, 1, vec![]), "first"),
+            &PausePlan::default(),
+        )
+        .unwrap();
+        assert_clean(&r);
+        // (The last unit may finish the whole upgrade in its own dispatch and go straight
+        // to Active.)
+        for n in 1..3 {
+            let shown = sim.statuses_shown(n);
+            assert!(
+                shown.iter().any(|(s, m)| s == "maintenance"
+                    && m == "upgrade completed (workload 1.1.0, new charm)"),
+                "{substrate:?} unit {n}: {shown:?}"
+            );
+            assert!(
+                shown.iter().all(|(_, m)| m.chars().count() <= 120),
+                "{shown:?}"
+            );
+        }
+        if substrate == Substrate::Vm {
+            // The unit held by the pause says so, and what it still runs.
+            assert!(
+                sim.statuses_shown(1).iter().any(|(s, m)| s == "waiting"
+                    && m == "paused: waiting for resume-upgrade (workload 1.0.0, new charm)"),
+                "{:?}",
+                sim.statuses_shown(1)
+            );
+        }
+    }
+}

@@ -52,6 +52,10 @@ pub const HEALTH_KEY: &str = "workload-health";
 /// ([`PausePolicy`]): `all`, `first` or `none`; unset, the substrate's default.
 pub const PAUSE_CONFIG: &str = "pause-after-unit-refresh";
 
+/// Unit databag key: the workload version the unit runs (published by the charm; read for
+/// the unit's upgrade statuses).
+pub const VERSION_KEY: &str = "workload-version";
+
 /// Unit status while waiting for the turn (machines).
 pub const WAITING_MESSAGE: &str = "other units upgrading first...";
 
@@ -640,7 +644,65 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
 
     fn run(&mut self, event: &UpgradeEvent) -> R<(), V> {
         self.dispatch_event(event)?;
+        self.describe_unit()?;
         self.summarise()
+    }
+
+    /// While a refresh is under way, an upgrade status of this unit also says what it runs:
+    /// `other units upgrading first... (workload 1.0.0, new charm)`. The reference's text
+    /// comes first, unchanged (peers never read statuses).
+    fn describe_unit(&mut self) -> R<(), V> {
+        let Some(status) = self.fx.status.clone() else {
+            return Ok(());
+        };
+        let upgrade_status = matches!(
+            (&status, status.message()),
+            (Status::Waiting(_), WAITING_MESSAGE | PAUSED_MESSAGE)
+                | (
+                    Status::Maintenance(_),
+                    "upgrading..." | "upgrade completed" | "upgrading unit"
+                )
+        );
+        if !upgrade_status || self.relation != Some(true) {
+            return Ok(());
+        }
+        // On machines only what this dispatch knows already (no databag is read for a
+        // status: these come often); a pod's two upgrade statuses come once per upgrade
+        // and read what they need.
+        if self.config.substrate == Substrate::K8s {
+            let me = self.unit.clone();
+            self.bag(&me)?;
+            self.app()?;
+        }
+        let version = match self.fx.workload_version.clone() {
+            Some(v) => Some(v),
+            None => self
+                .bags
+                .get(self.unit)
+                .and_then(|b| b.get(VERSION_KEY))
+                .cloned(),
+        };
+        if version.as_deref().is_none_or(str::is_empty) || self.app.is_none() {
+            return Ok(());
+        }
+        let Some(version) = version.filter(|v| !v.is_empty()) else {
+            return Ok(());
+        };
+        let charm = if self.runs_new_versions()? {
+            "new charm"
+        } else {
+            "original charm"
+        };
+        let text = format!(
+            "{} (workload {}, {charm})",
+            status.message(),
+            truncate(&version, 24)
+        );
+        self.fx.status = Some(match status {
+            Status::Waiting(_) => Status::Waiting(text),
+            _ => Status::Maintenance(text),
+        });
+        Ok(())
     }
 
     /// The charm's versions differ from the stored ones: this unit runs a refreshed charm.
@@ -1584,9 +1646,10 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         }
         match own.as_deref() {
             // At most the Waiting status: nothing to do if it is already shown.
-            Some("idle" | "ready") => {
-                Ok(self.view.current_status()? == Some(Status::Waiting(WAITING_MESSAGE.into())))
-            }
+            Some("idle" | "ready") => Ok(matches!(
+                self.view.current_status()?,
+                Some(Status::Waiting(m)) if m.starts_with(WAITING_MESSAGE)
+            )),
             _ => Ok(true),
         }
     }

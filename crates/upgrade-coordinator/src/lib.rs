@@ -110,7 +110,8 @@ pub mod wire;
 pub use coordinator::{
     handle, refresh_back_command, trust_message, CoordinatorError, UpgradeConfig, UpgradeEvent,
     DEPENDENCIES_KEY, FAILURE_KEY, HEALTH_KEY, MAX_STATUS, PAUSED_MESSAGE, PAUSE_CONFIG,
-    RELEASED_KEY, RESUMED_KEY, ROLLBACK_CHARM_KEY, ROUND_KEY, STACK_KEY, STATE_KEY,
+    RELEASED_KEY, RESUMED_KEY, ROLLBACK_CHARM_KEY, ROUND_KEY, STACK_KEY, STATE_KEY, VERSION_KEY,
+    WAITING_MESSAGE,
 };
 pub use deps::{Dependency, DependencyModel, ModelError, StoredDependencies};
 pub use effects::{Call, Effects, LogLine};

@@ -200,6 +200,15 @@ pub fn drop_our_keys(unit_data: &mut StringMap, app_data: &mut StringMap) {
     app_data.remove(crate::ROLLBACK_CHARM_KEY);
 }
 
+/// A unit status message as the reference shows it: ours adds what the unit runs
+/// (` (workload 1.0.0, new charm)`, issue 14) to the upgrade statuses.
+pub fn reference_status(message: &str) -> &str {
+    match message.rfind(" (workload ") {
+        Some(at) if message.ends_with(" charm)") => &message[..at],
+        _ => message,
+    }
+}
+
 /// Removes the action results only this coordinator gives (the pre-check's refresh back and
 /// pause policy, issue 14): the reference's pre-check sets none.
 pub fn drop_our_results(results: &mut StringMap) {

@@ -59,9 +59,10 @@ fn run(s: &Scenario) -> Outcome {
 }
 
 fn status_pair(status: &Option<Status>) -> Option<(String, String)> {
-    status
-        .as_ref()
-        .map(|s| (s.name().to_owned(), s.message().to_owned()))
+    status.as_ref().map(|s| {
+        let message = upgrade_coordinator::testing::reference_status(s.message());
+        (s.name().to_owned(), message.to_owned())
+    })
 }
 
 fn compared_logs(fx: &Effects) -> Vec<(String, String)> {

@@ -178,7 +178,7 @@ fn observe(s: &Scenario, calls: &[RecordedCall]) -> Observed {
             "status-set" => {
                 assert_eq!(args[0], "--application=false");
                 assert_eq!(args[2], "--");
-                let message = upgrade_coordinator::testing::reference_status(&args[3]);
+                let message = upgrade_coordinator::testing::reference_status(args[3]);
                 o.status = Some((args[1].to_owned(), message.to_owned()));
             }
             "action-fail" => o.action_failure = Some(args[1].to_owned()),

@@ -111,6 +111,10 @@ fn events() -> Vec<UpgradeEvent> {
         UpgradeEvent::UpgradeCharm,
         UpgradeEvent::PreUpgradeCheck,
         UpgradeEvent::ResumeUpgrade { check_health: true },
+        UpgradeEvent::ForceUpgrade {
+            check_compatibility: false,
+            run_pre_upgrade_checks: false,
+        },
         UpgradeEvent::UnitCompleted,
         UpgradeEvent::UnitFailed { cause: None },
         UpgradeEvent::UpgradeFinished,
@@ -207,7 +211,7 @@ fn a_megabyte_in_any_key_is_handled_in_bounded_work_with_short_output() {
             }
         }
     }
-    assert_eq!(cases, 9 * 9 * 2 * 2 * 9);
+    assert_eq!(cases, 9 * 9 * 2 * 2 * events().len());
 }
 
 #[test]

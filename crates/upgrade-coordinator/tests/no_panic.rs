@@ -89,6 +89,13 @@ fn event() -> impl Strategy<Value = UpgradeEvent> {
         Just(UpgradeEvent::UpgradeCharm),
         Just(UpgradeEvent::PreUpgradeCheck),
         Just(UpgradeEvent::ResumeUpgrade { check_health: true }),
+        Just(UpgradeEvent::ResumeUpgrade {
+            check_health: false
+        }),
+        (any::<bool>(), any::<bool>()).prop_map(|(c, r)| UpgradeEvent::ForceUpgrade {
+            check_compatibility: c,
+            run_pre_upgrade_checks: r
+        }),
         Just(UpgradeEvent::UnitCompleted),
         Just(UpgradeEvent::UnitFailed { cause: None }),
         Just(UpgradeEvent::UpgradeFinished),

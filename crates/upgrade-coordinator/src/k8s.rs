@@ -132,20 +132,52 @@ impl InClusterClient {
 pub const ACCESS_REVIEW_PATH: &str = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
 
 impl InClusterClient {
-    /// May this service account patch the StatefulSet (`juju trust <app> --scope=cluster`)?
-    /// Asked with a `SelfSubjectAccessReview` (verb `patch`, group `apps`, resource
-    /// `statefulsets`, this StatefulSet's name and namespace), which changes nothing.
-    pub fn can_patch(&self) -> Result<bool, KubernetesClientError> {
-        const FAILED: &str = "Kubernetes access review failed";
+    /// Sends `body` with the service account's token; the status code and the body read
+    /// (at most 64 KiB). `failed` is the message of every error.
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &str,
+        failed: &str,
+    ) -> Result<(u16, String), KubernetesClientError> {
         let token = std::fs::read_to_string(&self.token_file).map_err(|e| {
             KubernetesClientError::new(
-                FAILED,
+                failed,
                 format!(
                     "cannot read the service-account token {}: {e}",
                     self.token_file.display()
                 ),
             )
         })?;
+        let url = format!("{}{path}", self.base_url);
+        let agent = self.agent()?;
+        let request = match method {
+            "POST" => agent.post(&url),
+            _ => agent.patch(&url),
+        };
+        let response = request
+            .header("Authorization", &format!("Bearer {}", token.trim()))
+            .header("Content-Type", content_type)
+            .header("Accept", "application/json")
+            .send(body.as_bytes())
+            .map_err(|e| KubernetesClientError::new(failed, format!("{method} {url}: {e}")))?;
+        let status = response.status().as_u16();
+        let text = response
+            .into_body()
+            .with_config()
+            .limit(64 * 1024)
+            .read_to_string()
+            .unwrap_or_default();
+        Ok((status, text))
+    }
+
+    /// May this service account patch the StatefulSet (`juju trust <app> --scope=cluster`)?
+    /// Asked with a `SelfSubjectAccessReview` (verb `patch`, group `apps`, resource
+    /// `statefulsets`, this StatefulSet's name and namespace), which changes nothing.
+    pub fn can_patch(&self) -> Result<bool, KubernetesClientError> {
+        const FAILED: &str = "Kubernetes access review failed";
         let body = serde_json::json!({
             "apiVersion": "authorization.k8s.io/v1",
             "kind": "SelfSubjectAccessReview",
@@ -158,64 +190,52 @@ impl InClusterClient {
             }},
         })
         .to_string();
-        let url = format!("{}{ACCESS_REVIEW_PATH}", self.base_url);
-        let response = self
-            .agent()?
-            .post(&url)
-            .header("Authorization", &format!("Bearer {}", token.trim()))
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json")
-            .send(body.as_bytes())
-            .map_err(|e| KubernetesClientError::new(FAILED, format!("POST {url}: {e}")))?;
-        let status = response.status().as_u16();
-        let text = response
-            .into_body()
-            .with_config()
-            .limit(64 * 1024)
-            .read_to_string()
-            .unwrap_or_default();
-        let value = serde_json::from_str::<serde_json::Value>(&text).ok();
+        let (status, text) = self.send(
+            "POST",
+            ACCESS_REVIEW_PATH,
+            "application/json",
+            &body,
+            FAILED,
+        )?;
         if !(200..300).contains(&status) {
-            let message = value
-                .as_ref()
-                .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
-                .unwrap_or_else(|| format!("HTTP {status}"));
-            return Err(KubernetesClientError::new(FAILED, message));
+            return Err(KubernetesClientError::new(
+                FAILED,
+                error_message(status, &text),
+            ));
         }
-        value
-            .as_ref()
-            .and_then(|v| v.pointer("/status/allowed"))
-            .and_then(serde_json::Value::as_bool)
+        serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| {
+                v.pointer("/status/allowed")
+                    .and_then(serde_json::Value::as_bool)
+            })
             .ok_or_else(|| {
                 KubernetesClientError::new(FAILED, "the access review has no status.allowed")
             })
     }
 }
 
+/// Kubernetes answers errors with a Status object; its `message` is what lightkube (and so
+/// the reference) reports.
+fn error_message(status: u16, text: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| format!("HTTP {status}"))
+}
+
 impl PartitionClient for InClusterClient {
     fn set_partition(&self, partition: u32) -> Result<(), KubernetesClientError> {
-        let token = std::fs::read_to_string(&self.token_file).map_err(|e| {
-            KubernetesClientError::new(
-                PATCH_FAILED,
-                format!(
-                    "cannot read the service-account token {}: {e}",
-                    self.token_file.display()
-                ),
-            )
-        })?;
         let body = format!(
             r#"{{"spec":{{"updateStrategy":{{"rollingUpdate":{{"partition":{partition}}}}}}}}}"#
         );
-        let url = format!("{}{}", self.base_url, self.path());
-        let response = self
-            .agent()?
-            .patch(&url)
-            .header("Authorization", &format!("Bearer {}", token.trim()))
-            .header("Content-Type", "application/strategic-merge-patch+json")
-            .header("Accept", "application/json")
-            .send(body.as_bytes())
-            .map_err(|e| KubernetesClientError::new(PATCH_FAILED, format!("PATCH {url}: {e}")))?;
-        let status = response.status().as_u16();
+        let (status, text) = self.send(
+            "PATCH",
+            &self.path(),
+            "application/strategic-merge-patch+json",
+            &body,
+            PATCH_FAILED,
+        )?;
         if (200..300).contains(&status) {
             return Ok(());
         }
@@ -225,18 +245,9 @@ impl PartitionClient for InClusterClient {
                     .with_resolution(format!("juju trust {} --scope=cluster", self.statefulset)),
             );
         }
-        // Kubernetes answers errors with a Status object; its `message` is what lightkube
-        // (and so the reference) reports.
-        let text = response
-            .into_body()
-            .with_config()
-            .limit(64 * 1024)
-            .read_to_string()
-            .unwrap_or_default();
-        let message = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
-            .unwrap_or_else(|| format!("HTTP {status}"));
-        Err(KubernetesClientError::new(PATCH_FAILED, message))
+        Err(KubernetesClientError::new(
+            PATCH_FAILED,
+            error_message(status, &text),
+        ))
     }
 }

@@ -152,3 +152,47 @@ fn unreachable_server_and_missing_credentials_are_errors_not_panics() {
         .cause()
         .contains("no PEM certificate"));
 }
+
+#[test]
+fn the_access_review_asks_to_patch_exactly_this_statefulset() {
+    let (url, rx) = serve_once(
+        201,
+        r#"{"kind":"SelfSubjectAccessReview","status":{"allowed":false,"reason":"no RBAC"}}"#,
+    );
+    let (_dir, c) = client(&url);
+    assert!(!c.can_patch().unwrap());
+    let req = rx.recv().unwrap();
+    assert_eq!(
+        req.line,
+        "POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews HTTP/1.1"
+    );
+    assert_eq!(req.header("authorization"), Some("Bearer s3cr3t-token"));
+    let body: serde_json::Value = serde_json::from_str(&req.body).unwrap();
+    assert_eq!(body["kind"], "SelfSubjectAccessReview");
+    assert_eq!(
+        body["spec"]["resourceAttributes"],
+        serde_json::json!({"namespace": "middle-earth", "verb": "patch", "group": "apps",
+            "resource": "statefulsets", "name": "gandalf"})
+    );
+
+    let (url, _rx) = serve_once(201, r#"{"status":{"allowed":true}}"#);
+    let (_dir, c) = client(&url);
+    assert!(c.can_patch().unwrap());
+}
+
+#[test]
+fn an_access_review_that_cannot_answer_is_an_error() {
+    for (status, body) in [
+        (500, r#"{"kind":"Status","message":"etcd is down"}"#),
+        (201, r#"{"status":{}}"#),
+        (201, "not json"),
+    ] {
+        let (url, _rx) = serve_once(status, body);
+        let (_dir, c) = client(&url);
+        let e = c.can_patch().unwrap_err();
+        assert!(!e.to_string().is_empty(), "{status} {body}");
+        if status == 500 {
+            assert!(e.to_string().contains("etcd is down"), "{e}");
+        }
+    }
+}

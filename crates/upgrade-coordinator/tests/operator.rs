@@ -111,6 +111,18 @@ fn run(
     handle(&config(substrate, model), &unit(me), &event, w, hooks).unwrap()
 }
 
+/// A machine unit's `relation-changed` on the new charm.
+fn vm_changed(me: u32, w: &mut Snapshot) -> Effects {
+    run(
+        Substrate::Vm,
+        NEW,
+        me,
+        UpgradeEvent::RelationChanged,
+        w,
+        &mut Hooks::default(),
+    )
+}
+
 const RESUME: UpgradeEvent = UpgradeEvent::ResumeUpgrade { check_health: true };
 
 /// Machines, 3 units, stack [0, 1] after unit 2 finished in round 1: unit 1 is next.
@@ -133,14 +145,7 @@ fn granted(fx: &Effects) -> bool {
 fn machines_pause_after_the_first_unit_only_with_first() {
     // Held: unit 2 finished, nobody resumed in this round.
     let mut w = with_policy(vm_after_first(1, false, &[]), "first");
-    let fx = run(
-        Substrate::Vm,
-        NEW,
-        1,
-        UpgradeEvent::RelationChanged,
-        &mut w,
-        &mut Hooks::default(),
-    );
+    let fx = vm_changed(1, &mut w);
     assert!(!granted(&fx));
     assert_eq!(fx.status, Some(Status::Waiting(PAUSED_MESSAGE.into())));
     assert!(
@@ -154,50 +159,22 @@ fn machines_pause_after_the_first_unit_only_with_first() {
             vm_after_first(1, false, &[(RELEASED_KEY, released)]),
             "first",
         );
-        let fx = run(
-            Substrate::Vm,
-            NEW,
-            1,
-            UpgradeEvent::RelationChanged,
-            &mut w,
-            &mut Hooks::default(),
-        );
+        let fx = vm_changed(1, &mut w);
         assert!(granted(&fx), "released {released}");
     }
     // A resume from an earlier round does not.
     let mut w = with_policy(vm_after_first(1, false, &[(RELEASED_KEY, "0:1")]), "first");
-    let fx = run(
-        Substrate::Vm,
-        NEW,
-        1,
-        UpgradeEvent::RelationChanged,
-        &mut w,
-        &mut Hooks::default(),
-    );
+    let fx = vm_changed(1, &mut w);
     assert!(!granted(&fx));
 }
 
 #[test]
 fn machines_pause_after_every_unit_with_all() {
     let mut w = with_policy(vm_after_first(1, false, &[(RELEASED_KEY, "1:2")]), "all");
-    let fx = run(
-        Substrate::Vm,
-        NEW,
-        1,
-        UpgradeEvent::RelationChanged,
-        &mut w,
-        &mut Hooks::default(),
-    );
+    let fx = vm_changed(1, &mut w);
     assert!(!granted(&fx), "released for another unit: still held");
     let mut w = with_policy(vm_after_first(1, false, &[(RELEASED_KEY, "1:1")]), "all");
-    let fx = run(
-        Substrate::Vm,
-        NEW,
-        1,
-        UpgradeEvent::RelationChanged,
-        &mut w,
-        &mut Hooks::default(),
-    );
+    let fx = vm_changed(1, &mut w);
     assert!(granted(&fx));
 }
 
@@ -208,14 +185,7 @@ fn machines_do_not_pause_by_default_or_with_none() {
         with_policy(vm_after_first(1, false, &[]), "none"),
     ] {
         let mut w = w;
-        let fx = run(
-            Substrate::Vm,
-            NEW,
-            1,
-            UpgradeEvent::RelationChanged,
-            &mut w,
-            &mut Hooks::default(),
-        );
+        let fx = vm_changed(1, &mut w);
         assert!(granted(&fx));
     }
 }
@@ -232,14 +202,7 @@ fn the_first_unit_never_waits() {
         ),
         "all",
     );
-    let fx = run(
-        Substrate::Vm,
-        NEW,
-        2,
-        UpgradeEvent::RelationChanged,
-        &mut w,
-        &mut Hooks::default(),
-    );
+    let fx = vm_changed(2, &mut w);
     assert!(granted(&fx));
 }
 
@@ -249,24 +212,10 @@ fn an_invalid_policy_pauses_after_every_unit_and_blocks_the_application() {
         vm_after_first(1, false, &[(RELEASED_KEY, "1:2")]),
         "sometimes",
     );
-    let fx = run(
-        Substrate::Vm,
-        NEW,
-        1,
-        UpgradeEvent::RelationChanged,
-        &mut w,
-        &mut Hooks::default(),
-    );
+    let fx = vm_changed(1, &mut w);
     assert!(!granted(&fx), "treated as all");
     let mut w = with_policy(vm_after_first(0, true, &[]), "sometimes");
-    let fx = run(
-        Substrate::Vm,
-        NEW,
-        0,
-        UpgradeEvent::RelationChanged,
-        &mut w,
-        &mut Hooks::default(),
-    );
+    let fx = vm_changed(0, &mut w);
     let Some(Status::Blocked(m)) = fx.app_status else {
         panic!("{:?}", fx.app_status)
     };
@@ -279,14 +228,7 @@ fn an_invalid_policy_pauses_after_every_unit_and_blocks_the_application() {
 #[test]
 fn the_leader_shows_the_pause_and_the_command_that_resumes() {
     let mut w = with_policy(vm_after_first(0, true, &[]), "first");
-    let fx = run(
-        Substrate::Vm,
-        NEW,
-        0,
-        UpgradeEvent::RelationChanged,
-        &mut w,
-        &mut Hooks::default(),
-    );
+    let fx = vm_changed(0, &mut w);
     let Some(Status::Active(m)) = fx.app_status else {
         panic!("{:?}", fx.app_status)
     };
@@ -308,14 +250,7 @@ fn resume_upgrade_on_machines_releases_the_next_unit() {
     );
     // The released unit, seeing it, goes.
     let mut w = with_policy(vm_after_first(1, false, &[(RELEASED_KEY, "1:1")]), "first");
-    let fx = run(
-        Substrate::Vm,
-        NEW,
-        1,
-        UpgradeEvent::RelationChanged,
-        &mut w,
-        &mut Hooks::default(),
-    );
+    let fx = vm_changed(1, &mut w);
     assert!(granted(&fx));
 }
 
@@ -718,14 +653,7 @@ fn statuses_during_and_after_a_refresh_show_the_refresh_back_within_120_characte
     ];
     for (states, head) in cases {
         let mut w = world(0, true, states, &app);
-        let fx = run(
-            Substrate::Vm,
-            NEW,
-            0,
-            UpgradeEvent::RelationChanged,
-            &mut w,
-            &mut Hooks::default(),
-        );
+        let fx = vm_changed(0, &mut w);
         let status = fx.app_status.expect("a status");
         let m = status.message();
         assert!(m.starts_with(head), "{m}");

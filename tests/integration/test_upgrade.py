@@ -88,7 +88,7 @@ def test_rolling_upgrade_on_kubernetes(juju, charms):
     assert juju.run(leader(juju), "pre-upgrade-check").success
     juju.refresh(APP, path=charms["next"])
     highest = f"{APP}/2"
-    juju.wait(lambda s: s.apps[APP].units[highest].workload_status.message == "upgrade completed"
+    juju.wait(lambda s: s.apps[APP].units[highest].workload_status.message.startswith("upgrade completed")
               or unit_states(juju).get(highest) == "completed")
     task = juju.run(leader(juju), "resume-upgrade")
     assert task.success and task.results["message"] == "Upgrade will resume on unit 1"

@@ -42,6 +42,9 @@ def test_rolling_upgrade_on_machines(juju, charms):
     juju.wait(lambda s: jubilant.all_active(s, APP) and jubilant.all_agents_idle(s, APP))
     task = juju.run(leader(juju), "pre-upgrade-check")
     assert task.success, task.message
+    # Deployed from a file: the way back is the --path form; machines do not pause by default.
+    assert task.results["rollback-command"].startswith(f"juju refresh {APP} --path"), task.results
+    assert task.results["pause-after-unit-refresh"] == "none"
     juju.refresh(APP, path=charms["next"])
     juju.wait(upgraded_to("1.1.0"), error=jubilant.any_error)
     assert set(unit_states(juju).values()) == {"idle"}

@@ -5,8 +5,8 @@
 //! `juju-log`, `action-log` and the workload version take effect at once and survive a failed
 //! hook. The model therefore stages *everything* that should only be seen if the dispatch
 //! succeeds, and [`Model::flush`] writes it in this order: relation data (one `relation-set`
-//! per bag, only the keys that change), charm state, workload version, application status,
-//! unit status, action results, action failure. Log lines are sent before those writes, and
+//! per bag, only the keys that change), charm state, action results, action failure, then
+//! what takes effect at once: workload version, application status, unit status. Log lines are sent before those writes, and
 //! by the dispatcher before it reports a failure, consecutive lines of one level in one
 //! `juju-log` call; DEBUG lines only when the unit's hints say so (Juju's default model
 //! logging level drops them anyway).
@@ -580,6 +580,17 @@ impl<'t> Model<'t> {
             report.state_writes += 1;
         }
 
+        // The action's results go with the buffered writes: Juju shows them only if the
+        // dispatch completes. What takes effect at once (the version, the statuses) comes
+        // last, so that a dispatch that dies before its end shows as little as possible of
+        // what it never committed (a status saying "ready" over data that was discarded).
+        if self.in_action.is_some() {
+            self.tools.action_set(&self.action_results)?;
+            if let Some(msg) = &self.action_failure {
+                self.tools.action_fail(msg)?;
+            }
+        }
+
         if let Some(v) = &self.workload_version {
             self.tools.application_version_set(v)?;
         }
@@ -598,12 +609,6 @@ impl<'t> Model<'t> {
             self.tools.status_set(StatusScope::Unit, s)?;
             report.unit_status_written = Some(s.clone());
             report.statuses += 1;
-        }
-        if self.in_action.is_some() {
-            self.tools.action_set(&self.action_results)?;
-            if let Some(msg) = &self.action_failure {
-                self.tools.action_fail(msg)?;
-            }
         }
         Ok(report)
     }

@@ -72,6 +72,7 @@ fn upgrade_steps(cfg: SimConfig, op: &mut Operator) -> Result<(Sim, Vec<String>,
     } else {
         new_revision()
     };
+    op.aim(&target);
 
     sim.deploy(&old)?;
     let n = sim.settle(budget(units))?;
@@ -602,6 +603,14 @@ impl Operator {
     }
 
     /// The scenario refreshed to `rev`.
+    /// The revision the scenario means to refresh to, known before it does (so that a
+    /// status saying `juju refresh` after a failed pre-check leads there).
+    fn aim(&mut self, rev: &Revision) {
+        if self.target.is_none() {
+            self.target = Some(rev.clone());
+        }
+    }
+
     fn intend(&mut self, rev: &Revision) {
         if self.current.as_ref().map(|r| r.number) != Some(rev.number) {
             self.previous = self.current.take().or_else(|| Some(old_revision()));

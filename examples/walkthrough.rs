@@ -8,7 +8,8 @@ use std::ffi::OsString;
 
 use juju_hooks::testing::ToolRecorder;
 use juju_hooks::{dispatch, HookContext, ProcessHookTools};
-use upgrade_coordinator::Substrate;
+use upgrade_coordinator::component::load_versions;
+use upgrade_coordinator::{InPlaceUpgrade, Substrate};
 use upgrade_reference_charm::{DirWorkload, ReferenceCharm};
 
 /// What happens, its `JUJU_DISPATCH_PATH`, and the extra variables Juju sets for it.
@@ -22,11 +23,10 @@ fn main() -> anyhow::Result<()> {
         charm_dir.join("versions.json"),
         include_str!("../versions.json"),
     )?;
-    let mut charm = ReferenceCharm::new(
-        &charm_dir,
-        Substrate::Vm,
-        DirWorkload::new(dir.path().join("workload")),
-    );
+    // What `InPlaceUpgrade::from_context` does in `dispatch`, with the substrate fixed.
+    let upgrade = load_versions(&charm_dir, Substrate::Vm)
+        .map(|config| InPlaceUpgrade::new(config, "demo", "db"));
+    let mut charm = ReferenceCharm::new(upgrade, DirWorkload::new(dir.path().join("workload")));
     let tools = ToolRecorder::install(dir.path().join("tools"))?;
     let hook_tools = ProcessHookTools::in_dir(tools.bin_dir());
     tools.respond("state-get", "null\n")?;

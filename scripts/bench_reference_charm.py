@@ -2,7 +2,7 @@
 """The Python side of the dispatch benchmark: a charm on `ops` using the reference library
 (`charms.data_platform_libs.v0.upgrade`, LIBPATCH 18) with the same trivial hooks as our
 `scenario-dispatch` (SCENARIO_HOOKS, JSON), the dependency model from `versions.json` and
-the substrate from UPGRADE_REFERENCE_SUBSTRATE. `crates/dispatch-bench` installs it as
+the substrate from UPGRADE_COORDINATOR_SUBSTRATE. `crates/dispatch-bench` installs it as
 `src/charm.py` of a charm directory beside a copy of the library taken from the seed.
 """
 
@@ -18,7 +18,7 @@ from charms.data_platform_libs.v0 import upgrade as lib  # noqa: E402
 from pydantic import BaseModel, create_model  # noqa: E402
 
 HOOKS = json.loads(os.environ.get("SCENARIO_HOOKS", "{}"))
-SUBSTRATE = os.environ.get("UPGRADE_REFERENCE_SUBSTRATE", "vm")
+SUBSTRATE = os.environ.get("UPGRADE_COORDINATOR_SUBSTRATE", "vm")
 DEPS = json.loads((Path(os.environ["JUJU_CHARM_DIR"]) / "versions.json").read_text())
 Model = create_model("Model", __base__=BaseModel, **{k: (lib.DependencyModel, ...) for k in DEPS})
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """The reference library (charms.data_platform_libs.v0.upgrade, LIBPATCH 18) in a charm on
 `ops` that behaves like our reference charm (`src/lib.rs`) inside `juju-sim`: the same
-workload directory (UPGRADE_REFERENCE_WORKLOAD_DIR: files `version`, `running`, fault file
+workload directory (UPGRADE_COORDINATOR_WORKLOAD_DIR: files `version`, `running`, fault file
 `fail-install`), the same health keys in the unit's peer databag (`workload-health`,
 `workload-version`) checked by the pre-upgrade check, the same stack on machines (leader
 last, the others from the highest number down), and on Kubernetes the partition patched
-on the simulator's fake API server (UPGRADE_REFERENCE_K8S_API) at the pre-check, a pod
+on the simulator's fake API server (UPGRADE_COORDINATOR_K8S_API) at the pre-check, a pod
 finishing its upgrade in `upgrade-charm`.
 
 Only the library's own logic differs from ours, so running a `juju-sim` scenario on this
@@ -27,7 +27,7 @@ from pydantic import BaseModel, create_model  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-SUBSTRATE = os.environ.get("UPGRADE_REFERENCE_SUBSTRATE", "vm")
+SUBSTRATE = os.environ.get("UPGRADE_COORDINATOR_SUBSTRATE", "vm")
 CHARM_DIR = Path(os.environ["JUJU_CHARM_DIR"])
 DEPS = json.loads((CHARM_DIR / "versions.json").read_text())
 TARGET = DEPS.get("workload", {}).get("version", "")
@@ -87,7 +87,7 @@ class Workload:
             raise RuntimeError(f"workload unhealthy after upgrade: {health}")
 
 
-WORKLOAD = Workload(os.environ.get("UPGRADE_REFERENCE_WORKLOAD_DIR", "/nonexistent"))
+WORKLOAD = Workload(os.environ.get("UPGRADE_COORDINATOR_WORKLOAD_DIR", "/nonexistent"))
 
 
 class Upgrade(lib.DataUpgrade):
@@ -118,8 +118,8 @@ class Upgrade(lib.DataUpgrade):
         logger.error("Upgrade failed on %s: run pre-upgrade-check on the leader, then juju refresh back", self.charm.unit.name)
 
     def _set_rolling_update_partition(self, partition):
-        api = os.environ.get("UPGRADE_REFERENCE_K8S_API")
-        account = os.environ.get("UPGRADE_REFERENCE_K8S_ACCOUNT_DIR")
+        api = os.environ.get("UPGRADE_COORDINATOR_K8S_API")
+        account = os.environ.get("UPGRADE_COORDINATOR_K8S_ACCOUNT_DIR")
         try:
             token = Path(account, "token").read_text().strip()
             app = self.charm.app.name

@@ -14,44 +14,34 @@
 //!   and a failed unit logs `juju refresh <app> --revision <that revision>`.
 //!
 //! The workload sits behind [`Workload`]; `dispatch` picks [`SystemdWorkload`] on a machine
-//! and [`DirWorkload`] when `UPGRADE_REFERENCE_WORKLOAD_DIR` is set (simulator, tests).
+//! and [`DirWorkload`] when `UPGRADE_COORDINATOR_WORKLOAD_DIR` is set (simulator, tests).
 
 #![warn(missing_docs)]
 
 pub mod workload;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use juju_hooks::{
-    Bag, Charm, Event, Handled, LogLevel, Model, ModelError, RelationEventKind, Status, WriteTarget,
+    Charm, Event, Handled, LogLevel, Model, ModelError, RelationEventKind, Status, WriteTarget,
 };
-use upgrade_coordinator::shell::run_event;
 use upgrade_coordinator::{
-    ClusterNotReady, DependencyError, DependencyModel, GrantOutcome, KubernetesClientError,
-    StackError, Substrate, UnitState, UpgradeConfig, UpgradeContext, UpgradeEvent, UpgradeHooks,
-    STATE_KEY,
+    ClusterNotReady, DependencyError, GrantOutcome, InPlaceUpgrade, SetupError, UnitState,
+    UpgradeContext, UpgradeHooks, STATE_KEY,
 };
 
+pub use upgrade_coordinator::component::{
+    ACTIONS, CHARM_URL_FILE, PRE_CHECK_FAILED, VERSIONS_FILE,
+};
 pub use workload::{DirWorkload, Health, SystemdWorkload, Workload, WorkloadError};
 
 /// The peer relation the upgrade coordinator talks over (`metadata.yaml`).
-pub const PEER_RELATION: &str = "upgrade";
-
-/// The actions declared in `actions.yaml`.
-pub const ACTIONS: [&str; 3] = ["pre-upgrade-check", "resume-upgrade", "force-upgrade"];
-
-/// The versions file, at the charm's root.
-pub const VERSIONS_FILE: &str = "versions.json";
+pub const PEER_RELATION: &str = upgrade_coordinator::component::DEFAULT_ENDPOINT;
 
 /// The entry of `versions.json` that names the workload's version.
 pub const WORKLOAD_ENTRY: &str = "workload";
 
-pub use upgrade_coordinator::{refresh_back_command, HEALTH_KEY, ROLLBACK_CHARM_KEY};
-/// Unit databag key: the workload version the unit runs.
-pub const VERSION_KEY: &str = "workload-version";
-
-/// Where Juju records the charm URL a unit runs (`<charm dir>/.juju-charm`).
-pub const CHARM_URL_FILE: &str = ".juju-charm";
+pub use upgrade_coordinator::{refresh_back_command, HEALTH_KEY, ROLLBACK_CHARM_KEY, VERSION_KEY};
 
 /// The charm URL of `charm_dir` (`ch:amd64/noble/name-12`, `local:noble/name-3`), if Juju
 /// wrote one.
@@ -62,9 +52,6 @@ pub fn deployed_charm_url(charm_dir: &Path) -> Option<String> {
         .filter(|s| !s.is_empty() && !s.contains(char::is_whitespace))
 }
 
-/// The message of the pre-upgrade check's failure.
-pub const PRE_CHECK_FAILED: &str = "Pre-upgrade check failed and cannot safely upgrade";
-
 /// Errors that fail a hook (Juju then retries it): only failures to talk to Juju.
 #[derive(Debug, thiserror::Error)]
 pub enum CharmError {
@@ -73,125 +60,38 @@ pub enum CharmError {
     Model(#[from] ModelError),
 }
 
-/// Sets the Kubernetes partition (a [`upgrade_coordinator::k8s::PartitionClient`] built on
-/// first use, so machines never need one).
-pub type PartitionFn = Box<dyn FnMut(u32) -> Result<(), KubernetesClientError>>;
-
-/// Asks whether the charm may patch its StatefulSet (Kubernetes: `juju trust`).
-pub type TrustFn = Box<dyn FnMut() -> Result<bool, KubernetesClientError>>;
-
 /// The reference charm over a workload `W`.
 pub struct ReferenceCharm<W: Workload> {
-    charm_dir: PathBuf,
-    substrate: Substrate,
-    workload: W,
-    partition: Option<PartitionFn>,
-    trust: Option<TrustFn>,
-    config: Option<Result<UpgradeConfig, String>>,
+    upgrade: Result<InPlaceUpgrade, SetupError>,
+    hooks: Hooks<W>,
 }
 
 impl<W: Workload> ReferenceCharm<W> {
-    /// A charm whose files (`versions.json`) are in `charm_dir`.
-    pub fn new(charm_dir: impl Into<PathBuf>, substrate: Substrate, workload: W) -> Self {
+    /// A charm upgraded by `upgrade` (from [`InPlaceUpgrade::from_context`]; an error is
+    /// reported on every upgrade event, the unit Blocked, until the charm is fixed), running
+    /// `workload`. The versions file must have a [`WORKLOAD_ENTRY`].
+    pub fn new(upgrade: Result<InPlaceUpgrade, SetupError>, workload: W) -> Self {
+        let upgrade = upgrade.and_then(|u| u.requiring(WORKLOAD_ENTRY));
+        let target = upgrade
+            .as_ref()
+            .ok()
+            .and_then(|u| u.target_version(WORKLOAD_ENTRY))
+            .unwrap_or_default()
+            .to_owned();
         ReferenceCharm {
-            charm_dir: charm_dir.into(),
-            substrate,
-            workload,
-            partition: None,
-            trust: None,
-            config: None,
+            upgrade,
+            hooks: Hooks { workload, target },
         }
-    }
-
-    /// Uses `f` to set the StatefulSet partition (Kubernetes).
-    pub fn with_partition_client(mut self, f: PartitionFn) -> Self {
-        self.partition = Some(f);
-        self
-    }
-
-    /// Uses `f` to ask whether the charm may patch its StatefulSet (Kubernetes).
-    pub fn with_trust_check(mut self, f: TrustFn) -> Self {
-        self.trust = Some(f);
-        self
     }
 
     /// The workload (tests look at it).
     pub fn workload(&mut self) -> &mut W {
-        &mut self.workload
-    }
-
-    /// The coordinator configuration from `versions.json`, loaded once.
-    fn config(&mut self) -> Result<&UpgradeConfig, String> {
-        if self.config.is_none() {
-            self.config = Some(load_config(&self.charm_dir, self.substrate));
-        }
-        match self.config.as_ref() {
-            Some(Ok(c)) => Ok(c),
-            Some(Err(e)) => Err(e.clone()),
-            None => Err("unreachable".into()),
-        }
-    }
-
-    fn target_version(&mut self) -> Result<String, String> {
-        let config = self.config()?;
-        Ok(config
-            .dependency_model
-            .get(WORKLOAD_ENTRY)
-            .map(|d| d.version.clone())
-            .unwrap_or_default())
-    }
-
-    /// Runs one coordinator event with this charm's hooks.
-    fn coordinate(
-        &mut self,
-        event: UpgradeEvent,
-        model: &mut Model<'_>,
-    ) -> Result<Option<upgrade_coordinator::Effects>, CharmError> {
-        let config = match self.config() {
-            Ok(c) => c.clone(),
-            Err(e) => {
-                model.log(LogLevel::Error, &e);
-                model.set_status(Status::Blocked(format!(
-                    "invalid {VERSIONS_FILE}: see juju debug-log"
-                )));
-                return Ok(None);
-            }
-        };
-        let target = self.target_version().unwrap_or_default();
-        let app = model.app().to_owned();
-        // Events that can fail a unit need the refresh-back command; the coordinator reads the
-        // app bag on those anyway (one cached read).
-        let rollback_charm = match event {
-            UpgradeEvent::RelationCreated
-            | UpgradeEvent::PreUpgradeCheck
-            | UpgradeEvent::ResumeUpgrade { .. } => None,
-            _ => match model.peer_relation(PEER_RELATION)? {
-                Some(rel) => {
-                    model.relation_get(&rel, &Bag::App(app.clone()), ROLLBACK_CHARM_KEY)?
-                }
-                None => None,
-            },
-        };
-        let mut hooks = Hooks {
-            workload: &mut self.workload,
-            partition: &mut self.partition,
-            trust: &mut self.trust,
-            target,
-            refresh_back: refresh_back_command(&app, rollback_charm.as_deref()),
-            app,
-        };
-        Ok(Some(run_event(
-            &config,
-            PEER_RELATION,
-            &event,
-            model,
-            &mut hooks,
-        )?))
+        &mut self.hooks.workload
     }
 
     /// Publishes the workload's health in this unit's peer databag (when the relation exists).
     fn publish_health(&mut self, model: &mut Model<'_>) -> Result<Health, CharmError> {
-        let health = self.workload.health();
+        let health = self.hooks.workload.health();
         if let Some(rel) = model.peer_relation(PEER_RELATION)? {
             let (h, v) = health_fields(&health);
             model.relation_set(&rel, WriteTarget::OwnUnit, HEALTH_KEY, &h)?;
@@ -213,24 +113,19 @@ impl<W: Workload> ReferenceCharm<W> {
     }
 
     fn install(&mut self, model: &mut Model<'_>) -> Result<(), CharmError> {
-        let version = match self.target_version() {
-            Ok(v) => v,
-            Err(e) => {
-                model.log(LogLevel::Error, &e);
-                model.set_status(Status::Blocked(format!(
-                    "invalid {VERSIONS_FILE}: see juju debug-log"
-                )));
-                return Ok(());
-            }
-        };
+        if let Err(e) = &self.upgrade {
+            e.report(model);
+            return Ok(());
+        }
+        let version = self.hooks.target.clone();
         model.set_status(Status::Maintenance(format!(
             "installing workload {version}"
         )));
-        let result = self
-            .workload
+        let workload = &mut self.hooks.workload;
+        let result = workload
             .stop()
-            .and_then(|()| self.workload.install(&version))
-            .and_then(|()| self.workload.start());
+            .and_then(|()| workload.install(&version))
+            .and_then(|()| workload.start());
         match result {
             Ok(()) => {
                 model.set_workload_version(&version);
@@ -262,45 +157,42 @@ impl<W: Workload> ReferenceCharm<W> {
         Ok(())
     }
 
-    /// Kubernetes: the pod already runs the new charm; bring the workload to the new
-    /// version and report.
-    fn finish_k8s_unit(&mut self, model: &mut Model<'_>) -> Result<(), CharmError> {
-        if self.own_state(model)? != Some(UnitState::Upgrading) {
-            return Ok(());
-        }
-        let target = self.target_version().unwrap_or_default();
-        // The workload work can take minutes: show it now (the final status comes at the end).
-        model.publish_status_now(&Status::Maintenance(format!(
-            "upgrading the workload to {target}"
-        )))?;
-        let event = match upgrade_workload(&mut self.workload, &target) {
-            Ok(()) => {
-                model.set_workload_version(&target);
-                UpgradeEvent::UnitCompleted
+    /// The upgrade part of `handle`: `Some` when `event` was an upgrade event.
+    fn upgrade(
+        &mut self,
+        event: &Event,
+        model: &mut Model<'_>,
+    ) -> Result<Option<Handled>, CharmError> {
+        let handled = match &mut self.upgrade {
+            Ok(upgrade) => upgrade.handle(event, model, &mut self.hooks)?,
+            Err(e) => {
+                let upgrade_event = match event {
+                    Event::UpgradeCharm => true,
+                    Event::ConfigChanged => model.peer_relation(PEER_RELATION)?.is_some(),
+                    Event::Relation(r) => {
+                        r.relation.endpoint() == PEER_RELATION
+                            && matches!(
+                                r.kind,
+                                RelationEventKind::Created
+                                    | RelationEventKind::Changed
+                                    | RelationEventKind::Departed
+                            )
+                    }
+                    Event::Action(a) => ACTIONS.contains(&a.name.as_str()),
+                    _ => false,
+                };
+                if upgrade_event {
+                    e.report(model);
+                }
+                (upgrade_event && *event != Event::ConfigChanged).then_some(Handled::Done)
             }
-            Err(cause) => UpgradeEvent::UnitFailed { cause: Some(cause) },
         };
-        self.publish_health(model)?;
-        self.coordinate(event, model)?;
-        Ok(())
-    }
-}
-
-/// A boolean action parameter, true when absent (every one of ours defaults to true).
-/// `None` (with the action failed) when it is not a boolean.
-fn bool_param(model: &mut Model<'_>, name: &str) -> Result<Option<bool>, CharmError> {
-    let value = model.action_params()?.get(name).cloned();
-    match value {
-        None | Some(serde_json::Value::Null) => Ok(Some(true)),
-        Some(serde_json::Value::Bool(b)) => Ok(Some(b)),
-        Some(serde_json::Value::String(s)) if s == "true" || s == "false" => Ok(Some(s == "true")),
-        Some(other) => {
-            model.fail_action(&format!(
-                "{name} must be true or false, not {}",
-                upgrade_coordinator::wire::truncate(&other.to_string(), 40)
-            ))?;
-            Ok(None)
+        let created = matches!(event, Event::Relation(r)
+            if r.relation.endpoint() == PEER_RELATION && r.kind == RelationEventKind::Created);
+        if created && handled == Some(Handled::Done) {
+            self.publish_health(model)?;
         }
+        Ok(handled)
     }
 }
 
@@ -309,24 +201,6 @@ fn health_fields(health: &Health) -> (String, String) {
         Health::Healthy { version } => ("healthy".into(), version.clone()),
         Health::Unhealthy(why) => (format!("unhealthy: {why}"), String::new()),
     }
-}
-
-/// Loads and validates `versions.json` from `charm_dir`.
-pub fn load_config(charm_dir: &Path, substrate: Substrate) -> Result<UpgradeConfig, String> {
-    let path = charm_dir.join(VERSIONS_FILE);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let model =
-        DependencyModel::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    if model.get(WORKLOAD_ENTRY).is_none() {
-        return Err(format!(
-            "{}: no {WORKLOAD_ENTRY:?} entry: the charm cannot know which workload version to run",
-            path.display()
-        ));
-    }
-    let mut config = UpgradeConfig::new(substrate, model);
-    config.charm_url = deployed_charm_url(charm_dir);
-    Ok(config)
 }
 
 /// Stop, install `version`, start, check; the failure cause for the unit's Blocked status.
@@ -345,17 +219,33 @@ fn upgrade_workload<W: Workload>(workload: &mut W, version: &str) -> Result<(), 
     }
 }
 
-/// The charm's [`UpgradeHooks`].
-struct Hooks<'a, W: Workload> {
-    workload: &'a mut W,
-    partition: &'a mut Option<PartitionFn>,
-    trust: &'a mut Option<TrustFn>,
+/// The charm's [`UpgradeHooks`]: the stack, the rollback instructions, the Kubernetes
+/// partition and trust are the component's defaults.
+struct Hooks<W: Workload> {
+    workload: W,
+    /// The workload version of `versions.json`.
     target: String,
-    app: String,
-    refresh_back: String,
 }
 
-impl<W: Workload> UpgradeHooks for Hooks<'_, W> {
+impl<W: Workload> Hooks<W> {
+    /// Upgrades the workload and publishes its health; the unit's outcome.
+    fn upgrade_and_report(&mut self, cx: &mut UpgradeContext<'_>) -> GrantOutcome {
+        let result = upgrade_workload(&mut self.workload, &self.target);
+        if result.is_ok() {
+            // What `juju status` shows, from this hook on (not the next update-status).
+            cx.set_workload_version(&self.target);
+        }
+        let (h, v) = health_fields(&self.workload.health());
+        cx.set_unit_field(HEALTH_KEY, &h);
+        cx.set_unit_field(VERSION_KEY, &v);
+        match result {
+            Ok(()) => GrantOutcome::Completed,
+            Err(cause) => GrantOutcome::Failed { cause: Some(cause) },
+        }
+    }
+}
+
+impl<W: Workload> UpgradeHooks for Hooks<W> {
     fn pre_upgrade_check(&mut self, cx: &mut UpgradeContext<'_>) -> Result<(), ClusterNotReady> {
         let not_ready = |cause: String| {
             ClusterNotReady::new(PRE_CHECK_FAILED, cause)
@@ -383,44 +273,15 @@ impl<W: Workload> UpgradeHooks for Hooks<'_, W> {
                 }
             }
         }
-        if cx.substrate() == Substrate::K8s {
-            // Let `juju refresh` recreate only the highest pod: the rest waits for
-            // `resume-upgrade` (as the data-platform Kubernetes charms do).
-            let highest = cx
-                .peers()
-                .iter()
-                .map(|u| u.number())
-                .chain([cx.unit().number()])
-                .max()
-                .unwrap_or(0);
-            if let Some(set) = self.partition.as_mut() {
-                set(highest).map_err(|e| {
-                    ClusterNotReady::new(
-                        PRE_CHECK_FAILED,
-                        format!("cannot set the rolling-update partition: {e}"),
-                    )
-                    .with_resolution(e.0.resolution.clone())
-                })?;
-            }
-        }
         Ok(())
-    }
-
-    /// Leader last, the others from the highest unit number down.
-    fn build_upgrade_stack(&mut self, cx: &mut UpgradeContext<'_>) -> Result<Vec<u32>, StackError> {
-        let mut stack = vec![cx.unit().number()];
-        let mut others: Vec<u32> = cx.peers().iter().map(|u| u.number()).collect();
-        others.sort_unstable();
-        stack.extend(others);
-        Ok(stack)
     }
 
     fn on_upgrade_granted(
         &mut self,
         cx: &mut UpgradeContext<'_>,
     ) -> Result<GrantOutcome, DependencyError> {
-        if cx.substrate() == Substrate::K8s {
-            // The pod restarted with the new charm; `upgrade-charm` finishes the unit.
+        if cx.substrate() == upgrade_coordinator::Substrate::K8s {
+            // The pod restarted with the new charm; `on_pod_upgraded` finishes the unit.
             return Ok(GrantOutcome::InProgress);
         }
         cx.log(
@@ -431,57 +292,24 @@ impl<W: Workload> UpgradeHooks for Hooks<'_, W> {
             "upgrading: installing the workload {}",
             self.target
         )));
-        let result = upgrade_workload(self.workload, &self.target);
-        let (h, v) = health_fields(&self.workload.health());
-        cx.set_unit_field(HEALTH_KEY, &h);
-        cx.set_unit_field(VERSION_KEY, &v);
-        Ok(match result {
-            Ok(()) => {
-                // What `juju status` shows, from this hook on (not the next update-status).
-                cx.set_workload_version(&self.target);
-                GrantOutcome::Completed
-            }
-            Err(cause) => {
-                cx.log(LogLevel::Error, cause.clone());
-                GrantOutcome::Failed { cause: Some(cause) }
-            }
-        })
-    }
-
-    fn log_rollback_instructions(&mut self, cx: &mut UpgradeContext<'_>) {
-        let app = &self.app;
-        cx.log(
-            LogLevel::Error,
-            format!(
-                "Upgrade failed on {}. To roll back: juju run {app}/leader pre-upgrade-check; then {}",
-                cx.unit(),
-                self.refresh_back
-            ),
-        );
-    }
-
-    fn may_patch_partition(
-        &mut self,
-        _cx: &mut UpgradeContext<'_>,
-    ) -> Result<bool, KubernetesClientError> {
-        match self.trust.as_mut() {
-            Some(ask) => ask(),
-            None => Ok(true),
+        let outcome = self.upgrade_and_report(cx);
+        if let GrantOutcome::Failed { cause: Some(cause) } = &outcome {
+            cx.log(LogLevel::Error, cause.clone());
         }
+        Ok(outcome)
     }
 
-    fn set_rolling_update_partition(
+    /// Kubernetes: the pod already runs the new charm; bring the workload to the new version.
+    fn on_pod_upgraded(
         &mut self,
-        _cx: &mut UpgradeContext<'_>,
-        partition: u32,
-    ) -> Result<(), KubernetesClientError> {
-        match self.partition.as_mut() {
-            Some(f) => f(partition),
-            None => Err(KubernetesClientError::new(
-                upgrade_coordinator::k8s::PATCH_FAILED,
-                "no Kubernetes client: not running on Kubernetes",
-            )),
-        }
+        cx: &mut UpgradeContext<'_>,
+    ) -> Result<GrantOutcome, DependencyError> {
+        // The workload work can take minutes: show it now (the final status comes at the end).
+        cx.publish_status(Status::Maintenance(format!(
+            "upgrading the workload to {}",
+            self.target
+        )));
+        Ok(self.upgrade_and_report(cx))
     }
 }
 
@@ -489,101 +317,37 @@ impl<W: Workload> Charm for ReferenceCharm<W> {
     type Error = CharmError;
 
     fn handle(&mut self, event: &Event, model: &mut Model<'_>) -> Result<Handled, CharmError> {
+        if *event == Event::ConfigChanged {
+            // Before the coordinator runs: its exact DEBUG lines follow this setting.
+            let debug = model
+                .config()?
+                .get("debug-logs")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
+            model.set_debug_logs(debug);
+        }
+        if let Some(handled) = self.upgrade(event, model)? {
+            return Ok(handled);
+        }
         match event {
             Event::Install => self.install(model)?,
             Event::Start => {
-                if let Err(e) = self.workload.start() {
+                if let Err(e) = self.hooks.workload.start() {
                     model.log(LogLevel::Error, &e.to_string());
                 }
                 self.settle_status(model)?;
             }
             Event::UpdateStatus => self.settle_status(model)?,
-            Event::ConfigChanged => {
-                let debug = model
-                    .config()?
-                    .get("debug-logs")
-                    .and_then(|v| v.as_bool())
-                    .unwrap_or(false);
-                model.set_debug_logs(debug);
-                // The pause policy is read live: a unit held for resume-upgrade (machines),
-                // or pods held at the partition (Kubernetes leader), look again now. (Also
-                // `juju trust` comes as config-changed.)
-                if model.peer_relation(PEER_RELATION)?.is_some() {
-                    self.coordinate(UpgradeEvent::RelationChanged, model)?;
-                }
-            }
-            Event::UpgradeCharm => {
-                let Some(fx) = self.coordinate(UpgradeEvent::UpgradeCharm, model)? else {
-                    return Ok(Handled::Done);
-                };
-                if fx.deferred {
-                    return Ok(Handled::Defer);
-                }
-                if self.substrate == Substrate::K8s {
-                    self.finish_k8s_unit(model)?;
-                }
-            }
-            Event::Relation(r) if r.relation.endpoint() == PEER_RELATION => match r.kind {
-                RelationEventKind::Created => {
-                    let fx = self.coordinate(UpgradeEvent::RelationCreated, model)?;
-                    if fx.is_some_and(|fx| fx.deferred) {
-                        return Ok(Handled::Defer);
-                    }
-                    self.publish_health(model)?;
-                }
-                RelationEventKind::Changed => {
-                    self.coordinate(UpgradeEvent::RelationChanged, model)?;
-                    if self.substrate == Substrate::K8s {
-                        // A pod recreated before the pre-upgrade-check takes its turn here.
-                        self.finish_k8s_unit(model)?;
-                    }
-                }
-                RelationEventKind::Departed => {
-                    self.coordinate(UpgradeEvent::RelationDeparted, model)?;
-                }
-                _ => {}
-            },
-            Event::Action(action) => match action.name.as_str() {
-                "pre-upgrade-check" => {
-                    self.coordinate(UpgradeEvent::PreUpgradeCheck, model)?;
-                    if self.substrate == Substrate::K8s {
-                        self.finish_k8s_unit(model)?;
-                    }
-                }
-                "resume-upgrade" => {
-                    let Some(check_health) = bool_param(model, "check-health-of-refreshed-units")?
-                    else {
-                        return Ok(Handled::Done);
-                    };
-                    self.coordinate(UpgradeEvent::ResumeUpgrade { check_health }, model)?;
-                }
-                "force-upgrade" => {
-                    let (Some(check_compatibility), Some(run_pre_upgrade_checks)) = (
-                        bool_param(model, "check-compatibility")?,
-                        bool_param(model, "run-pre-upgrade-checks")?,
-                    ) else {
-                        return Ok(Handled::Done);
-                    };
-                    self.coordinate(
-                        UpgradeEvent::ForceUpgrade {
-                            check_compatibility,
-                            run_pre_upgrade_checks,
-                        },
-                        model,
-                    )?;
-                    if self.substrate == Substrate::K8s {
-                        // A pod let past its versions check upgrades its workload now.
-                        self.finish_k8s_unit(model)?;
-                    }
-                }
-                other => model.fail_action(&format!(
-                    "Unknown action {other:?}: this charm has no such action."
-                ))?,
-            },
+            Event::Action(action) => model.fail_action(&format!(
+                "Unknown action {:?}: this charm has no such action.",
+                action.name
+            ))?,
             Event::Other { hook } => {
                 model.log(LogLevel::Debug, &format!("ignoring the {hook} hook"));
             }
-            Event::Stop
+            Event::ConfigChanged
+            | Event::UpgradeCharm
+            | Event::Stop
             | Event::Remove
             | Event::LeaderElected
             | Event::LeaderSettingsChanged

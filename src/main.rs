@@ -5,36 +5,15 @@
 //! unexpected happened, so Juju discards the hook's changes, marks the unit in error and
 //! retries; 2 when the environment is not one Juju builds.
 
-use std::cell::RefCell;
 use std::process::ExitCode;
-use std::rc::Rc;
 
 use juju_hooks::{dispatch, Charm, HookContext, HookTools, LogLevel, ProcessHookTools};
-use upgrade_coordinator::k8s::{InClusterClient, PartitionClient};
-use upgrade_coordinator::{KubernetesClientError, Substrate};
+use upgrade_coordinator::component::WORKLOAD_DIR_VAR;
+use upgrade_coordinator::{InPlaceUpgrade, SetupError, Substrate};
 use upgrade_reference_charm::{DirWorkload, ReferenceCharm, SystemdWorkload};
 
-/// Overrides the substrate (`vm` or `k8s`); by default Kubernetes is recognised by
-/// `KUBERNETES_SERVICE_HOST`, which Kubernetes sets in every pod.
-const SUBSTRATE_VAR: &str = "UPGRADE_REFERENCE_SUBSTRATE";
-/// Runs the workload in this directory instead of as a systemd service (simulator, tests,
-/// and the Kubernetes charm container, which has no systemd).
-const WORKLOAD_DIR_VAR: &str = "UPGRADE_REFERENCE_WORKLOAD_DIR";
-/// Talk to this Kubernetes API server (e.g. `http://127.0.0.1:8080`, the simulator's)
-/// instead of the in-cluster one, with the service-account files of
-/// `UPGRADE_REFERENCE_K8S_ACCOUNT_DIR` (`token`, and `ca.crt` for https).
-const K8S_API_VAR: &str = "UPGRADE_REFERENCE_K8S_API";
-const K8S_ACCOUNT_VAR: &str = "UPGRADE_REFERENCE_K8S_ACCOUNT_DIR";
 /// Where the workload lives on Kubernetes when no directory is given.
 const K8S_WORKLOAD_DIR: &str = "/var/lib/upgrade-reference-workload";
-
-fn substrate() -> Result<Substrate, String> {
-    match std::env::var(SUBSTRATE_VAR) {
-        Ok(s) => s.parse().map_err(|e| format!("{SUBSTRATE_VAR}: {e}")),
-        Err(_) if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => Ok(Substrate::K8s),
-        Err(_) => Ok(Substrate::Vm),
-    }
-}
 
 fn run<C: Charm>(ctx: &HookContext, tools: &ProcessHookTools, charm: &mut C) -> ExitCode {
     match dispatch(ctx, tools, charm) {
@@ -61,60 +40,37 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let substrate = match substrate() {
-        Ok(s) => s,
-        Err(e) => {
+    // The versions file, the substrate and the Kubernetes client's source, in one call. A bad
+    // versions file is reported on the upgrade events (the unit Blocked); a bad substrate
+    // override is not an environment Juju builds.
+    let upgrade = InPlaceUpgrade::from_context(&ctx);
+    let substrate = match &upgrade {
+        Ok(u) => u.substrate(),
+        Err(e @ SetupError::InvalidSubstrate { .. }) => {
             eprintln!("dispatch: {e}");
             return ExitCode::from(2);
         }
+        Err(_) => upgrade_coordinator::component::detect_substrate(|k| std::env::var(k).ok())
+            .unwrap_or(Substrate::Vm),
     };
     let tools = ProcessHookTools::new();
-    let workload_dir = std::env::var_os(WORKLOAD_DIR_VAR);
-    match (workload_dir, substrate) {
-        (Some(dir), _) => run_with(&ctx, &tools, substrate, DirWorkload::new(dir)),
-        (None, Substrate::K8s) => {
-            run_with(&ctx, &tools, substrate, DirWorkload::new(K8S_WORKLOAD_DIR))
-        }
-        (None, Substrate::Vm) => run_with(&ctx, &tools, substrate, SystemdWorkload::new()),
+    match (std::env::var_os(WORKLOAD_DIR_VAR), substrate) {
+        (Some(dir), _) => run(
+            &ctx,
+            &tools,
+            &mut ReferenceCharm::new(upgrade, DirWorkload::new(dir)),
+        ),
+        (None, Substrate::K8s) => run(
+            &ctx,
+            &tools,
+            &mut ReferenceCharm::new(upgrade, DirWorkload::new(K8S_WORKLOAD_DIR)),
+        ),
+        (None, Substrate::Vm) => run(
+            &ctx,
+            &tools,
+            &mut ReferenceCharm::new(upgrade, SystemdWorkload::new()),
+        ),
     }
-}
-
-fn run_with<W: upgrade_reference_charm::Workload>(
-    ctx: &HookContext,
-    tools: &ProcessHookTools,
-    substrate: Substrate,
-    workload: W,
-) -> ExitCode {
-    let mut charm = ReferenceCharm::new(&ctx.charm_dir, substrate, workload);
-    if substrate == Substrate::K8s {
-        // One client, made on first use (a machine never needs one), for both calls.
-        let client: Rc<RefCell<Option<InClusterClient>>> = Rc::default();
-        let (namespace, app) = (ctx.model_name.clone(), ctx.unit.app().to_owned());
-        let get = move || -> Result<InClusterClient, KubernetesClientError> {
-            if let Some(c) = client.borrow().as_ref() {
-                return Ok(c.clone());
-            }
-            let c = match (
-                std::env::var(K8S_API_VAR),
-                std::env::var_os(K8S_ACCOUNT_VAR),
-            ) {
-                (Ok(api), Some(dir)) => InClusterClient::with_credentials(
-                    &api,
-                    std::path::Path::new(&dir),
-                    &namespace,
-                    &app,
-                )?,
-                _ => InClusterClient::from_env(&namespace, &app)?,
-            };
-            *client.borrow_mut() = Some(c.clone());
-            Ok(c)
-        };
-        let get2 = get.clone();
-        charm = charm
-            .with_partition_client(Box::new(move |partition| get()?.set_partition(partition)))
-            .with_trust_check(Box::new(move || get2()?.can_patch()));
-    }
-    run(ctx, tools, &mut charm)
 }
 
 /// The error and its causes on one line (Juju logs each stderr line separately).

@@ -110,7 +110,7 @@ fn run_scenario(s: &Scenario) -> Result<Observed, String> {
         .env("JUJU_VERSION", "3.6.7")
         .env("JUJU_DISPATCH_PATH", &path)
         .env("SCENARIO_HOOKS", serde_json::to_string(&s.hooks).unwrap())
-        .env("UPGRADE_REFERENCE_SUBSTRATE", &s.substrate)
+        .env("UPGRADE_COORDINATOR_SUBSTRATE", &s.substrate)
         .env("SCENARIO_DEBUG_LOGS", "1");
     if s.event.starts_with("relation-") {
         cmd.env("JUJU_RELATION", "upgrade")

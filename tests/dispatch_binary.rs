@@ -52,8 +52,8 @@ impl Unit {
             .env("JUJU_CONTEXT_ID", "db/0-upgrade-charm-1234")
             .env("JUJU_HOOK_NAME", "")
             .env("LANG", "C.UTF-8")
-            .env("UPGRADE_REFERENCE_SUBSTRATE", "vm")
-            .env("UPGRADE_REFERENCE_WORKLOAD_DIR", &self.workload_dir);
+            .env("UPGRADE_COORDINATOR_SUBSTRATE", "vm")
+            .env("UPGRADE_COORDINATOR_WORKLOAD_DIR", &self.workload_dir);
         if let Some(p) = dispatch_path {
             cmd.env("JUJU_DISPATCH_PATH", p);
             if let Some(hook) = p.strip_prefix("hooks/") {
@@ -584,7 +584,7 @@ fn kubernetes_single_unit_refresh_upgrades_the_workload_and_finishes() {
         .unwrap();
     let out = u.dispatch(
         "hooks/upgrade-charm",
-        &[("UPGRADE_REFERENCE_SUBSTRATE", "k8s")],
+        &[("UPGRADE_COORDINATOR_SUBSTRATE", "k8s")],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let calls = u.calls();

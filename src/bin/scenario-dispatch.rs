@@ -5,7 +5,7 @@
 //! (`tests/conformance_binary.rs`). Not packed into the charm.
 //!
 //! Environment: what Juju sets, plus `SCENARIO_HOOKS` (the scenario's `hooks` object, JSON)
-//! and `UPGRADE_REFERENCE_SUBSTRATE` (`vm` or `k8s`); `SCENARIO_DEBUG_LOGS` (any value) sends
+//! and `UPGRADE_COORDINATOR_SUBSTRATE` (`vm` or `k8s`); `SCENARIO_DEBUG_LOGS` (any value) sends
 //! DEBUG lines too, as the recordings have them. The dependency model is the charm
 //! directory's `versions.json`.
 
@@ -60,7 +60,7 @@ fn main() -> ExitCode {
         let ctx = HookContext::from_process_env()?;
         let hooks =
             serde_json::from_str(&std::env::var("SCENARIO_HOOKS").unwrap_or_else(|_| "{}".into()))?;
-        let substrate = std::env::var("UPGRADE_REFERENCE_SUBSTRATE")
+        let substrate = std::env::var("UPGRADE_COORDINATOR_SUBSTRATE")
             .unwrap_or_else(|_| "vm".into())
             .parse()
             .map_err(anyhow::Error::msg)?;

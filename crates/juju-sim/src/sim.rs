@@ -857,17 +857,17 @@ impl Sim {
             )
             .env("JUJU_DISPATCH_PATH", event.dispatch_path())
             .env("JUJU_SIM_CONTEXT", &ctx_file)
-            .env("UPGRADE_REFERENCE_WORKLOAD_DIR", &u.workload_dir)
+            .env("UPGRADE_COORDINATOR_WORKLOAD_DIR", &u.workload_dir)
             .env(
-                "UPGRADE_REFERENCE_SUBSTRATE",
+                "UPGRADE_COORDINATOR_SUBSTRATE",
                 match self.cfg.substrate {
                     Substrate::Vm => "vm",
                     Substrate::K8s => "k8s",
                 },
             );
         if let Some(api) = &self.api {
-            cmd.env("UPGRADE_REFERENCE_K8S_API", &api.url)
-                .env("UPGRADE_REFERENCE_K8S_ACCOUNT_DIR", &self.account_dir);
+            cmd.env("UPGRADE_COORDINATOR_K8S_API", &api.url)
+                .env("UPGRADE_COORDINATOR_K8S_ACCOUNT_DIR", &self.account_dir);
         }
         match event {
             Event::Relation(r) => {

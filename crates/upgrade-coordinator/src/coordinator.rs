@@ -131,6 +131,13 @@ pub enum UpgradeEvent {
     /// The reference's `upgrade_finished` handler on its own (normally reached through
     /// [`UpgradeEvent::UnitCompleted`] on Kubernetes).
     UpgradeFinished,
+    /// Kubernetes: the completion step of a pod that runs the new charm. When this unit's
+    /// state is `upgrading`, [`UpgradeHooks::on_pod_upgraded`] brings the workload up and its
+    /// outcome marks the unit `completed` or `failed` (the reference leaves this to each
+    /// charm's `set_unit_completed()` call). Anywhere else (machines, another state) it does
+    /// nothing and reads nothing but this unit's databag. Send it after the other upgrade
+    /// events of a dispatch; [`InPlaceUpgrade`](crate::InPlaceUpgrade) does.
+    PodUpgraded,
 }
 
 /// The coordinator's fixed configuration, built once by the charm.
@@ -191,6 +198,7 @@ pub fn handle<V: View, H: UpgradeHooks + ?Sized>(
         policy: None,
         skip_compatibility: false,
         skip_pre_check: false,
+        rollback_for_hooks: None,
         fx: Effects::default(),
     };
     session.run(event).map_err(CoordinatorError)?;
@@ -221,6 +229,8 @@ struct Session<'a, V: View, H: UpgradeHooks + ?Sized> {
     skip_compatibility: bool,
     /// `force-upgrade run-pre-upgrade-checks=false`.
     skip_pre_check: bool,
+    /// [`UpgradeContext::rollback_command`], once a failure path has read it.
+    rollback_for_hooks: Option<String>,
     fx: Effects,
 }
 
@@ -636,6 +646,7 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
             own_pending: &mut self.own_pending,
             effects: &mut self.fx,
             publish: &mut publish,
+            rollback: self.rollback_for_hooks.as_deref(),
         };
         Ok(f(self.hooks, &mut cx))
     }
@@ -643,6 +654,14 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
     // ----- handlers -----
 
     fn run(&mut self, event: &UpgradeEvent) -> R<(), V> {
+        if *event == UpgradeEvent::PodUpgraded
+            && (self.config.substrate != Substrate::K8s
+                || !self.has_relation()?
+                || !self.own_state_is(&[UnitState::Upgrading])?)
+        {
+            // Nothing to finish: no effect at all (not even the statuses' summary).
+            return Ok(());
+        }
         self.dispatch_event(event)?;
         self.describe_unit()?;
         self.summarise()
@@ -901,6 +920,7 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
             UpgradeEvent::UnitCompleted => self.set_unit_completed(),
             UpgradeEvent::UnitFailed { cause } => self.set_unit_failed(cause.as_deref()),
             UpgradeEvent::UpgradeFinished => self.on_upgrade_finished(),
+            UpgradeEvent::PodUpgraded => self.on_pod_upgraded(),
         }
     }
 
@@ -1788,6 +1808,20 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         }
     }
 
+    /// Kubernetes, state `upgrading` (checked by [`Self::run`]): the charm finishes the pod.
+    fn on_pod_upgraded(&mut self) -> R<(), V> {
+        self.fx.calls.push(Call::PodUpgraded);
+        match self.with_hooks(|h, cx| h.on_pod_upgraded(cx))? {
+            Err(e) => {
+                self.error(e.0.py_log_line());
+                self.set_unit_failed(None)
+            }
+            Ok(GrantOutcome::Completed) => self.set_unit_completed(),
+            Ok(GrantOutcome::Failed { cause }) => self.set_unit_failed(cause.as_deref()),
+            Ok(GrantOutcome::InProgress) => Ok(()),
+        }
+    }
+
     fn set_unit_failed(&mut self, cause: Option<&str>) -> R<(), V> {
         if !self.has_relation()? {
             return Ok(());
@@ -1801,6 +1835,9 @@ impl<V: View, H: UpgradeHooks + ?Sized> Session<'_, V, H> {
         // clears a reason left from an earlier one (an empty value deletes the key).
         self.set_own(FAILURE_KEY, "")?;
         self.fx.calls.push(Call::LogRollbackInstructions);
+        // The way back the leader recorded at the pre-check (the app bag is read on every
+        // path that fails a unit anyway).
+        self.rollback_for_hooks = self.rollback_command()?;
         self.with_hooks(|h, cx| h.log_rollback_instructions(cx))
     }
 

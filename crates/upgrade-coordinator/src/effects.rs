@@ -25,6 +25,8 @@ pub enum Call {
     UpgradeGranted,
     /// The `upgrade_finished` handling (Kubernetes).
     UpgradeFinished,
+    /// [`UpgradeHooks::on_pod_upgraded`](crate::UpgradeHooks::on_pod_upgraded) (Kubernetes).
+    PodUpgraded,
     /// [`UpgradeHooks::log_rollback_instructions`](crate::UpgradeHooks::log_rollback_instructions).
     LogRollbackInstructions,
     /// [`UpgradeHooks::set_rolling_update_partition`](crate::UpgradeHooks::set_rolling_update_partition)

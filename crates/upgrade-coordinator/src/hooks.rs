@@ -67,6 +67,8 @@ pub struct UpgradeContext<'c> {
     pub(crate) effects: &'c mut Effects,
     /// Shows a status at once (the view's `publish_status`); its error in words.
     pub(crate) publish: &'c mut dyn FnMut(&juju_hooks::Status) -> Result<(), String>,
+    /// The refresh-back command, on the paths that fail a unit.
+    pub(crate) rollback: Option<&'c str>,
 }
 
 impl UpgradeContext<'_> {
@@ -126,6 +128,14 @@ impl UpgradeContext<'_> {
         true
     }
 
+    /// The command that refreshes the application back to the revision the leader recorded
+    /// at `pre-upgrade-check` (`juju refresh <app> --revision 12`, or the `--path` form for a
+    /// local charm), in [`UpgradeHooks::log_rollback_instructions`]; `None` elsewhere, or when
+    /// no pre-check recorded one (see [`refresh_back_command`](crate::refresh_back_command)).
+    pub fn rollback_command(&self) -> Option<&str> {
+        self.rollback
+    }
+
     /// Logs a line (sent to `juju-log` by the charm's shell).
     pub fn log(&mut self, level: LogLevel, message: impl Into<String>) {
         self.effects.log(level, message);
@@ -156,8 +166,11 @@ impl UpgradeContext<'_> {
 /// The charm author's part of an in-place upgrade, called by the coordinator at the moments
 /// the reference library calls the methods of the same names.
 ///
-/// The two checks are mandatory; on machines [`on_upgrade_granted`](Self::on_upgrade_granted)
-/// is where the unit actually upgrades. Every method receives an [`UpgradeContext`].
+/// Two methods are mandatory: [`pre_upgrade_check`](Self::pre_upgrade_check) and
+/// [`on_upgrade_granted`](Self::on_upgrade_granted), where the unit actually upgrades its
+/// workload (machines; on Kubernetes [`on_pod_upgraded`](Self::on_pod_upgraded), whose
+/// default calls it). The others have the defaults most charms want. Every method receives
+/// an [`UpgradeContext`].
 ///
 /// See the crate documentation for a complete example.
 pub trait UpgradeHooks {
@@ -169,9 +182,17 @@ pub trait UpgradeHooks {
     /// (convention: the workload's leader at index 0, so it goes last). Must name every unit
     /// of the application exactly once. On Kubernetes the coordinator builds the stack itself
     /// (ascending ordinals: the highest pod goes first) and never calls this.
+    ///
+    /// The default (called on the leader, in `pre-upgrade-check`): the leader last, the other
+    /// units from the highest number down, `[leader, 1, 2, 3]`. Override it when the workload
+    /// has its own primary (a database's) that should go last instead; return
+    /// [`StackError::Failed`] to fail the pre-check with a reason.
     fn build_upgrade_stack(&mut self, cx: &mut UpgradeContext<'_>) -> Result<Vec<u32>, StackError> {
-        let _ = cx;
-        Err(StackError::NotImplemented)
+        let mut others: Vec<u32> = cx.peers().iter().map(UnitName::number).collect();
+        others.sort_unstable();
+        let mut stack = vec![cx.unit().number()];
+        stack.extend(others);
+        Ok(stack)
     }
 
     /// This unit may upgrade now: stop the workload, install the new version, start it,
@@ -184,13 +205,45 @@ pub trait UpgradeHooks {
         cx: &mut UpgradeContext<'_>,
     ) -> Result<GrantOutcome, DependencyError>;
 
+    /// Kubernetes only: this pod runs the new charm (Kubernetes recreated it) and its unit's
+    /// state is `upgrading` ([`UpgradeEvent::PodUpgraded`](crate::UpgradeEvent::PodUpgraded)):
+    /// bring the workload to the new version, check it, and say how it went, as in
+    /// [`on_upgrade_granted`](Self::on_upgrade_granted) (`InProgress` to report later with
+    /// [`UpgradeEvent::UnitCompleted`](crate::UpgradeEvent::UnitCompleted)).
+    ///
+    /// The default calls `on_upgrade_granted`, so one method upgrades the workload on both
+    /// substrates. A charm whose new image *is* the upgrade returns `Completed` once the
+    /// workload answers.
+    fn on_pod_upgraded(
+        &mut self,
+        cx: &mut UpgradeContext<'_>,
+    ) -> Result<GrantOutcome, DependencyError> {
+        self.on_upgrade_granted(cx)
+    }
+
     /// Kubernetes only: runs after the coordinator's own handling of a finished unit.
     fn on_upgrade_finished(&mut self, cx: &mut UpgradeContext<'_>) {
         let _ = cx;
     }
 
     /// Logs what the operator must do to roll back (called whenever a unit is marked failed).
-    fn log_rollback_instructions(&mut self, cx: &mut UpgradeContext<'_>);
+    ///
+    /// The default logs, at ERROR, `Upgrade failed on <unit>. To roll back: juju run
+    /// <app>/leader pre-upgrade-check; then juju refresh <app> --revision <N>` with the
+    /// revision of [`UpgradeContext::rollback_command`] (or a placeholder naming it when no
+    /// pre-check recorded one).
+    fn log_rollback_instructions(&mut self, cx: &mut UpgradeContext<'_>) {
+        let app = cx.unit().app().to_owned();
+        let refresh = cx
+            .rollback_command()
+            .map(str::to_owned)
+            .unwrap_or_else(|| crate::refresh_back_command(&app, None));
+        let line = format!(
+            "Upgrade failed on {}. To roll back: juju run {app}/leader pre-upgrade-check; then {refresh}",
+            cx.unit()
+        );
+        cx.log(LogLevel::Error, line);
+    }
 
     /// How `unit` (a refreshed unit) is doing, for `resume-upgrade`'s health gate
     /// (`check-health-of-refreshed-units`). `unit`'s databag has been read. The default

@@ -16,6 +16,12 @@ use crate::errors::KubernetesClientError;
 pub trait PartitionClient {
     /// Patches `spec.updateStrategy.rollingUpdate.partition` to `partition`.
     fn set_partition(&self, partition: u32) -> Result<(), KubernetesClientError>;
+
+    /// May this client patch the StatefulSet (Juju: was the application given `juju trust
+    /// <app> --scope=cluster`)? The default assumes it may.
+    fn can_patch(&self) -> Result<bool, KubernetesClientError> {
+        Ok(true)
+    }
 }
 
 /// Where a pod finds its service-account credentials.
@@ -225,6 +231,10 @@ fn error_message(status: u16, text: &str) -> String {
 }
 
 impl PartitionClient for InClusterClient {
+    fn can_patch(&self) -> Result<bool, KubernetesClientError> {
+        InClusterClient::can_patch(self)
+    }
+
     fn set_partition(&self, partition: u32) -> Result<(), KubernetesClientError> {
         let body = format!(
             r#"{{"spec":{{"updateStrategy":{{"rollingUpdate":{{"partition":{partition}}}}}}}}}"#

@@ -94,6 +94,8 @@
 //! listed in the repository's `DEVIATIONS.md`.
 #![warn(missing_docs)]
 
+#[cfg(feature = "k8s-client")]
+pub mod component;
 pub mod coordinator;
 pub mod deps;
 pub mod effects;
@@ -107,6 +109,8 @@ pub mod testing;
 pub mod view;
 pub mod wire;
 
+#[cfg(feature = "k8s-client")]
+pub use component::{InPlaceUpgrade, SetupError};
 pub use coordinator::{
     handle, refresh_back_command, trust_message, CoordinatorError, UpgradeConfig, UpgradeEvent,
     DEPENDENCIES_KEY, FAILURE_KEY, HEALTH_KEY, MAX_STATUS, PAUSED_MESSAGE, PAUSE_CONFIG,

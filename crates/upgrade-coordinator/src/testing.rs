@@ -130,6 +130,7 @@ pub fn call_name(call: &Call) -> String {
         Call::PreUpgradeCheck => "pre_upgrade_check".into(),
         Call::BuildUpgradeStack => "build_upgrade_stack".into(),
         Call::UpgradeGranted => "upgrade_granted".into(),
+        Call::PodUpgraded => "pod_upgraded".into(),
         Call::UpgradeFinished => "upgrade_finished".into(),
         Call::LogRollbackInstructions => "log_rollback_instructions".into(),
         Call::SetPartition(n) => format!("set_partition:{n}"),

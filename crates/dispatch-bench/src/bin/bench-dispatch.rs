@@ -390,7 +390,7 @@ impl Bench {
             .env("JUJU_VERSION", "3.6.7")
             .env("JUJU_DISPATCH_PATH", case.path)
             .env("SCENARIO_HOOKS", hooks.to_string())
-            .env("UPGRADE_REFERENCE_SUBSTRATE", case.substrate);
+            .env("UPGRADE_COORDINATOR_SUBSTRATE", case.substrate);
         if case.path.contains("relation") {
             let remote = if case.me == 0 {
                 "gandalf/1"

@@ -6,6 +6,7 @@
 //! - [`fake`]: [`FakeHookTools`], an in-memory stand-in with Juju's commit semantics.
 //! - [`model`]: [`Model`], one dispatch's cached reads and staged writes.
 //! - [`dispatch`](mod@dispatch): the [`Charm`] trait, deferred events, and [`dispatch()`].
+//! - [`harness`]: a whole charm under test, state in, event, state out, over the fake.
 //!
 //! ```
 //! use juju_hooks::{dispatch, Charm, Event, FakeHookTools, FakeState, Handled, HookContext, Model, Status};
@@ -39,6 +40,7 @@
 pub mod context;
 pub mod dispatch;
 pub mod fake;
+pub mod harness;
 pub mod hints;
 pub mod model;
 pub mod names;

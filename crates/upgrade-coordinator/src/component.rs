@@ -67,7 +67,7 @@ use crate::errors::{ClusterNotReady, DependencyError, KubernetesClientError};
 use crate::hooks::{GrantOutcome, StackError, UnitHealth, UpgradeContext, UpgradeHooks};
 use crate::k8s::{InClusterClient, PartitionClient, PATCH_FAILED};
 use crate::shell::run_event;
-use crate::state::Substrate;
+use crate::state::{Substrate, UnitState};
 
 /// Overrides the substrate: `vm` or `k8s`.
 pub const SUBSTRATE_VAR: &str = "UPGRADE_COORDINATOR_SUBSTRATE";
@@ -307,6 +307,28 @@ impl InPlaceUpgrade {
             .dependency_model
             .get(entry)
             .map(|d| d.version.as_str())
+    }
+
+    /// This unit's upgrade state in the peer relation (with this dispatch's writes), `None`
+    /// before the relation exists or the unit wrote one: a charm shows its own status only
+    /// while it is `idle` (or `None`), and leaves the upgrade's statuses alone otherwise.
+    pub fn unit_state(&self, model: &mut Model<'_>) -> Result<Option<UnitState>, ModelError> {
+        let Some(rel) = model.peer_relation(&self.endpoint)? else {
+            return Ok(None);
+        };
+        let me = juju_hooks::Bag::Unit(model.unit().clone());
+        Ok(model
+            .relation_get(&rel, &me, crate::STATE_KEY)?
+            .as_deref()
+            .and_then(UnitState::parse))
+    }
+
+    /// Is no upgrade under way on this unit ([`Self::unit_state`] is `idle` or unset)?
+    pub fn is_idle(&self, model: &mut Model<'_>) -> Result<bool, ModelError> {
+        Ok(matches!(
+            self.unit_state(model)?,
+            None | Some(UnitState::Idle)
+        ))
     }
 
     /// The coordinator's configuration.

@@ -42,6 +42,40 @@ pub enum UnitHealth {
     Unknown,
 }
 
+impl UnitHealth {
+    /// A unit's health as its databag publishes it under [`HEALTH_KEY`](crate::HEALTH_KEY):
+    /// `healthy`, or `unhealthy: <why>`; no value is [`UnitHealth::Unknown`].
+    pub fn from_bag(bag: Option<&StringMap>) -> UnitHealth {
+        match bag
+            .and_then(|b| b.get(crate::HEALTH_KEY))
+            .map(String::as_str)
+        {
+            Some("healthy") => UnitHealth::Healthy,
+            Some(other) => UnitHealth::Unhealthy(
+                other
+                    .strip_prefix("unhealthy:")
+                    .unwrap_or(other)
+                    .trim()
+                    .to_owned(),
+            ),
+            None => UnitHealth::Unknown,
+        }
+    }
+}
+
+impl std::fmt::Display for UnitHealth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UnitHealth::Healthy => f.write_str("healthy"),
+            // (A peer's text, shown short whatever it wrote.)
+            UnitHealth::Unhealthy(why) => {
+                write!(f, "unhealthy: {}", crate::wire::truncate(why, 80))
+            }
+            UnitHealth::Unknown => f.write_str("has not reported its health"),
+        }
+    }
+}
+
 /// Why [`UpgradeHooks::build_upgrade_stack`] produced no stack.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StackError {
@@ -90,6 +124,24 @@ impl UpgradeContext<'_> {
     /// The charm's dependency model (the versions it ships).
     pub fn dependency_model(&self) -> &DependencyModel {
         self.model
+    }
+
+    /// The version of `entry` (e.g. `workload`) in the versions file this charm ships: what
+    /// the unit upgrades to.
+    pub fn shipped_version(&self, entry: &str) -> Option<&str> {
+        self.model.get(entry).map(|d| d.version.as_str())
+    }
+
+    /// The first peer (in unit order) whose published health ([`UnitHealth::from_bag`]) is
+    /// not healthy, for a pre-check that refuses while one is not (every bag has been read
+    /// before [`UpgradeHooks::pre_upgrade_check`]).
+    pub fn unhealthy_peer(&self) -> Option<(&UnitName, UnitHealth)> {
+        self.peers
+            .iter()
+            .find_map(|p| match UnitHealth::from_bag(self.bags.get(p)) {
+                UnitHealth::Healthy => None,
+                other => Some((p, other)),
+            })
     }
 
     /// The other units of the peer relation.
@@ -250,21 +302,7 @@ pub trait UpgradeHooks {
     /// reads the unit's [`HEALTH_KEY`](crate::HEALTH_KEY) (`healthy`, or `unhealthy: <why>`),
     /// which a charm publishes with [`UpgradeContext::set_unit_field`] or in its own hooks.
     fn unit_health(&mut self, cx: &UpgradeContext<'_>, unit: &UnitName) -> UnitHealth {
-        match cx
-            .unit_data(unit)
-            .and_then(|bag| bag.get(crate::HEALTH_KEY))
-            .map(String::as_str)
-        {
-            Some("healthy") => UnitHealth::Healthy,
-            Some(other) => UnitHealth::Unhealthy(
-                other
-                    .strip_prefix("unhealthy:")
-                    .unwrap_or(other)
-                    .trim()
-                    .to_owned(),
-            ),
-            None => UnitHealth::Unknown,
-        }
+        UnitHealth::from_bag(cx.unit_data(unit))
     }
 
     /// Kubernetes only: may this charm patch its StatefulSet (was the application given

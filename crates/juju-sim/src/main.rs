@@ -180,6 +180,8 @@ struct SweepArgs {
     /// The charm's dispatch binary (default: `dispatch` beside this program).
     #[arg(long)]
     dispatch: Option<PathBuf>,
+    #[command(flatten)]
+    charm: CharmArgs,
 }
 
 #[derive(Args, Clone)]
@@ -258,8 +260,151 @@ struct RunArgs {
     charm_config: Vec<String>,
     /// Deploy this charm's dispatch instead (e.g. the Python reference's, see
     /// scripts/mixed-fleet.sh); every refresh installs --dispatch (ours by default).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "charm")]
     deploy_dispatch: Option<PathBuf>,
+    #[command(flatten)]
+    charm: CharmArgs,
+}
+
+/// Which charm the model runs, and its revisions (the contract a charm follows is in the
+/// crate documentation: `cargo doc -p juju-sim --open`, or crates/juju-sim/src/lib.rs).
+#[derive(Args, Clone, Default)]
+struct CharmArgs {
+    /// The charm every unit runs: a charm directory (its `dispatch` and other files) or a
+    /// packed .charm (default: the reference charm, `dispatch` beside this program).
+    #[arg(long, value_name = "DIR|FILE.charm", conflicts_with = "dispatch")]
+    charm: Option<PathBuf>,
+    /// The charm a refresh installs (default: --charm's).
+    #[arg(long, value_name = "DIR|FILE.charm", requires = "charm")]
+    to_charm: Option<PathBuf>,
+    /// The deployed revision's versions file (default: the simulator's own, workload 1.0.0).
+    #[arg(long, value_name = "FILE")]
+    versions: Option<PathBuf>,
+    /// The versions file of the revision refreshed to (default: --to-charm's versions.json,
+    /// or the simulator's own, workload 1.1.0).
+    #[arg(long, value_name = "FILE")]
+    to_versions: Option<PathBuf>,
+}
+
+/// What [`CharmArgs`] resolve to.
+struct CharmSetup {
+    dispatch: PathBuf,
+    deploy_dispatch: Option<PathBuf>,
+    files: juju_sim::sim::CharmFiles,
+    revisions: juju_sim::sim::Revisions,
+}
+
+/// A charm directory, or a packed `.charm` unpacked into a directory that lives as long as
+/// this process.
+fn charm_dir(path: &std::path::Path) -> Result<PathBuf> {
+    let meta = std::fs::metadata(path).with_context(|| format!("--charm {}", path.display()))?;
+    if meta.is_dir() {
+        return Ok(std::fs::canonicalize(path)?);
+    }
+    let file = std::fs::File::open(path)?;
+    let mut zip = zip::ZipArchive::new(file).with_context(|| {
+        format!(
+            "{}: not a charm directory nor a .charm (zip)",
+            path.display()
+        )
+    })?;
+    let dir = tempfile::Builder::new()
+        .prefix("juju-sim-charm-")
+        .tempdir()?;
+    zip.extract(dir.path())
+        .with_context(|| format!("unpacking {}", path.display()))?;
+    let unpacked = dir.path().to_owned();
+    UNPACKED.with(|u| u.borrow_mut().push(dir));
+    Ok(unpacked)
+}
+
+thread_local! {
+    /// Unpacked charms, removed when the process ends (see `main`).
+    static UNPACKED: std::cell::RefCell<Vec<tempfile::TempDir>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The charm flags, as a command line repeats them.
+fn charm_args(c: &CharmArgs) -> String {
+    let mut s = String::new();
+    for (flag, v) in [
+        ("--charm", &c.charm),
+        ("--to-charm", &c.to_charm),
+        ("--versions", &c.versions),
+        ("--to-versions", &c.to_versions),
+    ] {
+        if let Some(p) = v {
+            s.push_str(&format!(" {flag} {}", p.display()));
+        }
+    }
+    s
+}
+
+/// The charm's name (`juju deploy` names the application after it): `name` in its
+/// metadata.yaml (or charmcraft.yaml).
+fn charm_name(dir: &std::path::Path) -> Result<String> {
+    for file in ["metadata.yaml", "charmcraft.yaml"] {
+        let Ok(text) = std::fs::read_to_string(dir.join(file)) else {
+            continue;
+        };
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text)
+            .with_context(|| format!("{}", dir.join(file).display()))?;
+        if let Some(name) = doc.get("name").and_then(|n| n.as_str()) {
+            juju_hooks::UnitName::new(name, 0)
+                .with_context(|| format!("{}: name {name:?}", dir.join(file).display()))?;
+            return Ok(name.to_owned());
+        }
+    }
+    bail!(
+        "{}: no metadata.yaml (or charmcraft.yaml) with the charm's name",
+        dir.display()
+    )
+}
+
+fn revision(number: u32, file: &std::path::Path) -> Result<juju_sim::sim::Revision> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("{}", file.display()))?;
+    juju_sim::sim::Revision::from_versions(number, &text)
+        .with_context(|| format!("{}", file.display()))
+}
+
+fn charm_setup(c: &CharmArgs, dispatch: &Option<PathBuf>) -> Result<CharmSetup> {
+    let mut revisions = juju_sim::sim::Revisions::default();
+    let deployed = c.charm.as_deref().map(charm_dir).transpose()?;
+    let target = c.to_charm.as_deref().map(charm_dir).transpose()?;
+    if let Some(f) = &c.versions {
+        revisions.old = revision(1, f)?;
+    }
+    match (&c.to_versions, &target) {
+        (Some(f), _) => revisions.new = revision(2, f)?,
+        (None, Some(dir)) if dir.join("versions.json").exists() => {
+            revisions.new = revision(2, &dir.join("versions.json"))?
+        }
+        _ => {}
+    }
+    let program = |dir: &PathBuf| -> Result<PathBuf> {
+        let d = dir.join("dispatch");
+        if !d.exists() {
+            bail!("{}: the charm has no dispatch", dir.display());
+        }
+        Ok(d)
+    };
+    Ok(match (&deployed, &target) {
+        (None, _) => CharmSetup {
+            dispatch: dispatch_path(dispatch)?,
+            deploy_dispatch: None,
+            files: Default::default(),
+            revisions,
+        },
+        (Some(d), t) => CharmSetup {
+            dispatch: program(t.as_ref().unwrap_or(d))?,
+            deploy_dispatch: t.as_ref().map(|_| program(d)).transpose()?,
+            files: juju_sim::sim::CharmFiles {
+                deployed: Some(d.clone()),
+                target: t.clone(),
+                app: Some(charm_name(d)?),
+            },
+            revisions,
+        },
+    })
 }
 
 /// `KEY=VALUE` pairs, as `juju deploy --config` takes them.
@@ -294,7 +439,8 @@ fn config(a: &RunArgs) -> Result<SimConfig> {
         bail!("--units must be at least 1: an application has at least one unit");
     }
     let me = std::env::current_exe()?;
-    let dispatch = dispatch_path(&a.dispatch)?;
+    let charm = charm_setup(&a.charm, &a.dispatch)?;
+    let dispatch = charm.dispatch;
     let schedule = match a.schedule.as_str() {
         "random" => Schedule::Random,
         "fifo" => Schedule::Fifo,
@@ -333,8 +479,10 @@ fn config(a: &RunArgs) -> Result<SimConfig> {
                 std::fs::canonicalize(d)
                     .with_context(|| format!("--deploy-dispatch {}", d.display()))?,
             ),
-            None => None,
+            None => charm.deploy_dispatch,
         },
+        charm_files: charm.files,
+        revisions: charm.revisions,
     })
 }
 
@@ -431,7 +579,12 @@ fn print_report(r: &Report) -> Result<()> {
             } => {
                 outln!(
                     "\n  outcome: guided: {shown:?} names {:?}, already taken the most times the operator may",
-                    step.command()
+                    step.command(
+                        r.units
+                            .first()
+                            .and_then(|u| u.unit.split('/').next())
+                            .unwrap_or(juju_sim::sim::APP)
+                    )
                 );
                 for p in problems {
                     outln!("    {p}");
@@ -554,6 +707,7 @@ fn sweep(a: &SweepArgs) -> Result<bool> {
     if a.units == 0 {
         bail!("--units must be at least 1");
     }
+    let charm = charm_setup(&a.charm, &a.dispatch)?;
     let cfg = SweepConfig {
         units: a.units,
         scenarios,
@@ -564,7 +718,11 @@ fn sweep(a: &SweepArgs) -> Result<bool> {
         jobs: a
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
-        dispatch: dispatch_path(&a.dispatch)?,
+        dispatch: charm.dispatch,
+        deploy_dispatch: charm.deploy_dispatch,
+        charm_files: charm.files,
+        revisions: charm.revisions,
+        charm_args: charm_args(&a.charm),
         tool: std::env::current_exe()?,
         progress: a.verbose,
     };
@@ -707,7 +865,9 @@ fn main() -> ExitCode {
     if juju_sim::tool::TOOLS.contains(&name.as_str()) {
         return ExitCode::from(juju_sim::tool::main(&name, &argv[1..]) as u8);
     }
-    match run(Cli::parse().command) {
+    let result = run(Cli::parse().command);
+    UNPACKED.with(|u| u.borrow_mut().clear());
+    match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e)

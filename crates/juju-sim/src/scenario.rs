@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use upgrade_coordinator::PausePolicy;
 
-use crate::sim::{ActionOutcome, Fault, Phase, Report, Revision, Sim, SimConfig, APP};
+use crate::sim::{ActionOutcome, Fault, Phase, Report, Revision, Sim, SimConfig};
 
 /// The deployed revision: workload 1.0.0.
 pub fn old_revision() -> Revision {
@@ -64,13 +64,14 @@ fn upgrade_steps(cfg: SimConfig, op: &mut Operator) -> Result<(Sim, Vec<String>,
         Fault::UnhealthyAtPreCheck(n) => Some(*n),
         _ => None,
     });
+    let revisions = cfg.revisions.clone();
     let mut sim = Sim::new(cfg)?;
     let mut notes = Vec::new();
-    let old = old_revision();
+    let old = revisions.old.clone();
     let target = if incompatible {
-        incompatible_revision()
+        revisions.incompatible.clone()
     } else {
-        new_revision()
+        revisions.new.clone()
     };
     op.aim(&target);
 
@@ -104,7 +105,7 @@ fn upgrade_steps(cfg: SimConfig, op: &mut Operator) -> Result<(Sim, Vec<String>,
         ));
         let want = format!(
             "Refreshed without pre-upgrade-check: run juju run {}/leader pre-upgrade-check",
-            crate::sim::APP
+            sim.app()
         );
         if sim.app_status != ("blocked".to_owned(), want.clone()) {
             sim.violations.push(format!(
@@ -259,8 +260,9 @@ fn upgrade_steps(cfg: SimConfig, op: &mut Operator) -> Result<(Sim, Vec<String>,
         if status != "blocked"
             || !message.starts_with("Versions incompatible: workload 1.0.0 does not satisfy >=2.0")
             || !message.ends_with(&format!(
-                "; roll back: juju refresh {APP} --revision {}",
-                old_revision().number
+                "; roll back: juju refresh {} --revision {}",
+                sim.app(),
+                sim.config().revisions.old.number
             ))
             || message.chars().count() > 120
         {
@@ -348,7 +350,7 @@ pub fn rollback(mut cfg: SimConfig) -> Result<(Sim, Report)> {
         }
     });
     sim.clear_injected_workload_faults()?;
-    let old = old_revision();
+    let old = sim.config().revisions.old.clone();
     sim.set_phase(format!("rollback: refresh back to revision {}", old.number));
     sim.refresh(&old)?;
     op.intend(&old);
@@ -453,6 +455,7 @@ pub fn operate(
         current: Some(current.clone()),
         previous: Some(previous.clone()),
         target: Some(target.clone()),
+        deployed: sim.config().revisions.old.clone(),
         ..Operator::with(Some(max), true)
     };
     op.operate(sim, notes)
@@ -475,15 +478,17 @@ pub enum Step {
 }
 
 impl Step {
-    /// The command as the operator types it.
-    pub fn command(self) -> String {
-        match self {
+    /// The command as the operator types it, for the application `app`.
+    pub fn command(self, app: &str) -> String {
+        const APP: &str = "{app}";
+        let s = match self {
             Step::PreUpgradeCheck => format!("juju run {APP}/leader pre-upgrade-check"),
             Step::ResumeUpgrade => format!("juju run {APP}/leader resume-upgrade"),
             Step::Refresh => format!("juju refresh {APP}"),
             Step::RefreshBack => format!("juju refresh {APP} (back to the previous revision)"),
             Step::Trust => format!("juju trust {APP} --scope=cluster"),
-        }
+        };
+        s.replace(APP, app)
     }
 }
 
@@ -493,7 +498,7 @@ impl Step {
 ///
 /// While an upgrade goes well (`Upgrading: ...`), the refresh back it shows is the way out
 /// the operator keeps at hand, not a step to take.
-pub fn step_named(message: &str) -> Option<Step> {
+pub fn step_named(message: &str, app: &str) -> Option<Step> {
     let message = match message.find("; roll back: ") {
         Some(at) if message.starts_with("Upgrading") => &message[..at],
         _ => message,
@@ -505,15 +510,15 @@ pub fn step_named(message: &str) -> Option<Step> {
         }
     };
     look(
-        &format!("juju run {APP}/leader pre-upgrade-check"),
+        &format!("juju run {app}/leader pre-upgrade-check"),
         Step::PreUpgradeCheck,
     );
     look("run pre-upgrade-check on the leader", Step::PreUpgradeCheck);
     look(
-        &format!("juju run {APP}/leader resume-upgrade"),
+        &format!("juju run {app}/leader resume-upgrade"),
         Step::ResumeUpgrade,
     );
-    look(&format!("juju trust {APP}"), Step::Trust);
+    look(&format!("juju trust {app}"), Step::Trust);
     if let Some(at) = message.find("juju refresh") {
         let rest = &message[at..];
         let back = ["back", "previous revision", "--revision", "--path"]
@@ -582,11 +587,16 @@ pub struct Operator {
     fault_in_last_action: bool,
     /// Re-run an action whose dispatch died.
     retry: bool,
+    /// The deployed revision (what the operator wants running before any refresh).
+    deployed: Revision,
 }
 
 impl Operator {
     fn new(cfg: &SimConfig) -> Operator {
-        Operator::with(cfg.operator, cfg.retry_actions)
+        Operator {
+            deployed: cfg.revisions.old.clone(),
+            ..Operator::with(cfg.operator, cfg.retry_actions)
+        }
     }
 
     /// An operator who has taken no step and refreshed to nothing yet.
@@ -599,6 +609,7 @@ impl Operator {
             target: None,
             fault_in_last_action: false,
             retry,
+            deployed: old_revision(),
         }
     }
 
@@ -613,7 +624,7 @@ impl Operator {
 
     fn intend(&mut self, rev: &Revision) {
         if self.current.as_ref().map(|r| r.number) != Some(rev.number) {
-            self.previous = self.current.take().or_else(|| Some(old_revision()));
+            self.previous = self.current.take().or_else(|| Some(self.deployed.clone()));
         }
         if self.target.is_none() {
             self.target = Some(rev.clone());
@@ -680,7 +691,7 @@ impl Operator {
         sim.shown_statuses()
             .into_iter()
             .find_map(|(who, status, message)| {
-                step_named(&message).map(|s| (s, format!("{who}: {status} {message}")))
+                step_named(&message, sim.app()).map(|s| (s, format!("{who}: {status} {message}")))
             })
     }
 
@@ -689,7 +700,10 @@ impl Operator {
         let max = self.max.unwrap_or(0);
         let units = sim.config().units;
         loop {
-            let intended = self.current.clone().unwrap_or_else(old_revision);
+            let intended = self
+                .current
+                .clone()
+                .unwrap_or_else(|| self.deployed.clone());
             let problems = sim.final_problems(&intended);
             if problems.is_empty() {
                 return Ok(Outcome::Converged);
@@ -706,8 +720,11 @@ impl Operator {
                 });
             }
             *taken += 1;
-            notes.push(format!("operator: {} (shown: {shown})", step.command()));
-            sim.set_phase(format!("operator: {}", step.command()));
+            notes.push(format!(
+                "operator: {} (shown: {shown})",
+                step.command(sim.app())
+            ));
+            sim.set_phase(format!("operator: {}", step.command(sim.app())));
             let leader = sim.leader();
             match step {
                 Step::PreUpgradeCheck | Step::ResumeUpgrade => {
@@ -739,7 +756,7 @@ impl Operator {
                     } else {
                         self.previous.clone()
                     }
-                    .unwrap_or_else(old_revision);
+                    .unwrap_or_else(|| self.deployed.clone());
                     sim.clear_injected_workload_faults()?;
                     sim.refresh(&rev)?;
                     self.intend(&rev);
@@ -757,7 +774,7 @@ impl Operator {
 /// trusts the application (the scenario then runs the pre-check again as usual).
 fn untrusted_pre_check(sim: &mut Sim, notes: &mut Vec<String>, leader: usize) -> Result<()> {
     let units = sim.config().units;
-    let want = upgrade_coordinator::trust_message(APP);
+    let want = upgrade_coordinator::trust_message(sim.app());
     sim.set_phase("pre-upgrade-check (untrusted)");
     let pre = sim.run_action(leader, "pre-upgrade-check")?;
     if pre.failed().as_deref() != Some(want.as_str()) {
@@ -782,7 +799,7 @@ fn untrusted_pre_check(sim: &mut Sim, notes: &mut Vec<String>, leader: usize) ->
     sim.set_phase("juju trust");
     sim.trust();
     sim.settle(budget(units))?;
-    notes.push(format!("juju trust {APP} --scope=cluster"));
+    notes.push(format!("juju trust {} --scope=cluster", sim.app()));
     Ok(())
 }
 
@@ -821,9 +838,9 @@ pub fn pause(cfg: SimConfig, plan: &PausePlan) -> Result<(Sim, Report)> {
     let k8s = cfg.substrate == crate::sim::Substrate::K8s;
     let mut policy = policy_of(cfg.charm_config.get(PAUSE).map(String::as_str), k8s);
     let mut op = Operator::new(&cfg);
+    let (old, target) = (cfg.revisions.old.clone(), cfg.revisions.new.clone());
     let mut sim = Sim::new(cfg)?;
     let mut notes = Vec::new();
-    let (old, target) = (old_revision(), new_revision());
     sim.deploy(&old)?;
     let n = sim.settle(budget(units))?;
     notes.push(format!(
@@ -945,7 +962,7 @@ fn check_plan_result(
     policy: PausePolicy,
     old: &Revision,
 ) {
-    let back = format!("juju refresh {APP} --revision {}", old.number);
+    let back = format!("juju refresh {} --revision {}", sim.app(), old.number);
     if pre.results.get("rollback-command") != Some(&back) {
         sim.violations.push(format!(
             "pre-upgrade-check's result names the refresh back as {:?}, not {back:?}",
@@ -1023,12 +1040,13 @@ pub fn force(cfg: SimConfig, case: ForceCase) -> Result<(Sim, Report)> {
     let units = cfg.units;
     let k8s = cfg.substrate == crate::sim::Substrate::K8s;
     let mut op = Operator::new(&cfg);
+    let revisions = cfg.revisions.clone();
     let mut sim = Sim::new(cfg)?;
     let mut notes = Vec::new();
-    let old = old_revision();
+    let old = revisions.old.clone();
     let target = match case {
-        ForceCase::Incompatible => incompatible_revision(),
-        ForceCase::PreCheck => new_revision(),
+        ForceCase::Incompatible => revisions.incompatible.clone(),
+        ForceCase::PreCheck => revisions.new.clone(),
     };
     sim.deploy(&old)?;
     sim.settle(budget(units))?;
@@ -1180,7 +1198,7 @@ mod tests {
             ("", None),
         ];
         for (message, want) in cases {
-            assert_eq!(step_named(message), want, "{message}");
+            assert_eq!(step_named(message, crate::sim::APP), want, "{message}");
         }
     }
 }

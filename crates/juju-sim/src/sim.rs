@@ -235,11 +235,69 @@ impl Revision {
         }
     }
 
+    /// A revision with the versions file `versions`, whose `workload` entry names the
+    /// workload version a unit runs on it (the simulator's contract with a charm).
+    pub fn from_versions(number: u32, versions: &str) -> Result<Revision> {
+        let model = upgrade_coordinator::DependencyModel::from_json(versions)
+            .map_err(|e| anyhow::anyhow!("not a valid versions file: {e}"))?;
+        let workload = model
+            .get("workload")
+            .map(|d| d.version.clone())
+            .ok_or_else(|| anyhow::anyhow!("no \"workload\" entry: the simulator checks each unit's workload against it (see juju-sim's charm contract)"))?;
+        Ok(Revision {
+            number,
+            workload,
+            versions: versions.to_owned(),
+        })
+    }
+
     /// The `dependencies` value the coordinator stores for this revision.
     pub fn wire(&self) -> String {
         upgrade_coordinator::DependencyModel::from_json(&self.versions)
             .map(|m| m.to_wire())
             .unwrap_or_default()
+    }
+}
+
+/// The revisions a scenario deploys and refreshes to.
+#[derive(Debug, Clone)]
+pub struct Revisions {
+    /// Deployed (revision 1).
+    pub old: Revision,
+    /// Refreshed to (revision 2).
+    pub new: Revision,
+    /// One the deployed revision cannot be upgraded to (revision 3).
+    pub incompatible: Revision,
+}
+
+impl Default for Revisions {
+    /// The simulator's own: workload 1.0.0, 1.1.0, and 3.0.0 (which needs 2.x first).
+    fn default() -> Self {
+        Revisions {
+            old: crate::scenario::old_revision(),
+            new: crate::scenario::new_revision(),
+            incompatible: crate::scenario::incompatible_revision(),
+        }
+    }
+}
+
+/// The charm's files beyond `dispatch` (`juju-sim --charm`): each unit's charm directory
+/// gets a copy of them, with the revision's `versions.json` and `.juju-charm` written over.
+#[derive(Debug, Clone, Default)]
+pub struct CharmFiles {
+    /// The deployed charm's directory (a packed `.charm` is unpacked first).
+    pub deployed: Option<PathBuf>,
+    /// The charm a refresh installs (default: the deployed one's).
+    pub target: Option<PathBuf>,
+    /// The application's name (`juju deploy` names it after the charm: its metadata.yaml
+    /// `name`); default [`APP`].
+    pub app: Option<String>,
+}
+
+impl CharmFiles {
+    /// The application's name.
+    pub fn app_name(&self) -> String {
+        self.app.clone().unwrap_or_else(|| APP.to_owned())
     }
 }
 
@@ -278,6 +336,10 @@ pub struct SimConfig {
     /// The charm deployed before any refresh, if not `dispatch` (e.g. the Python
     /// reference's, for a fleet refreshed from the Python charm to ours mid-flight).
     pub deploy_dispatch: Option<PathBuf>,
+    /// The charm's other files (none: the charm is its `dispatch` alone).
+    pub charm_files: CharmFiles,
+    /// The revisions (their versions files).
+    pub revisions: Revisions,
 }
 
 /// An event waiting on a unit.
@@ -546,7 +608,7 @@ impl Sim {
         let account_dir = dir.path().join("serviceaccount");
         let api = match cfg.substrate {
             Substrate::K8s => {
-                let api = crate::k8s::ApiServer::start("sim", APP)?;
+                let api = crate::k8s::ApiServer::start("sim", &cfg.charm_files.app_name())?;
                 if cfg.faults.contains(&Fault::Untrusted) {
                     api.sts.lock().unwrap_or_else(|e| e.into_inner()).forbid = true;
                 }
@@ -602,12 +664,25 @@ impl Sim {
             (Some(d), None) => d,
             _ => &self.cfg.dispatch,
         };
+        let files = match (&self.cfg.charm_files, &self.target) {
+            (CharmFiles { deployed, .. }, None) => deployed.as_ref(),
+            (
+                CharmFiles {
+                    deployed, target, ..
+                },
+                Some(_),
+            ) => target.as_ref().or(deployed.as_ref()),
+        };
+        if let Some(source) = files {
+            copy_charm_files(source, charm_dir)
+                .with_context(|| format!("installing the charm {}", source.display()))?;
+        }
         let _ = std::fs::remove_file(&dispatch);
         std::os::unix::fs::symlink(program, &dispatch)?;
         std::fs::write(charm_dir.join("versions.json"), &rev.versions)?;
         std::fs::write(
             charm_dir.join(".juju-charm"),
-            format!("ch:amd64/noble/{APP}-{}\n", rev.number),
+            format!("ch:amd64/noble/{}-{}\n", self.app(), rev.number),
         )?;
         Ok(())
     }
@@ -618,11 +693,11 @@ impl Sim {
         self.units[unit].queue.push_back(Pending { event, seq });
     }
 
-    fn relation_event(kind: RelationEventKind, remote: Option<&str>) -> Event {
+    fn relation_event(&self, kind: RelationEventKind, remote: Option<&str>) -> Event {
         Event::Relation(RelationEvent {
             kind,
             relation: Self::relation_id(),
-            remote_app: APP.into(),
+            remote_app: self.app().into(),
             remote_unit: remote.and_then(|r| r.parse().ok()),
             departing_unit: None,
         })
@@ -630,8 +705,8 @@ impl Sim {
 
     /// A new unit `n` running `rev` (nothing queued yet); returns its index.
     fn make_unit(&mut self, n: u32, rev: &Revision, fresh: bool) -> Result<usize> {
-        let name = UnitName::new(APP, n)?;
-        let base = self.dir.path().join(format!("unit-{APP}-{n}"));
+        let name = UnitName::new(self.app(), n)?;
+        let base = self.dir.path().join(format!("unit-{}-{n}", self.app()));
         let charm_dir = base.join("charm");
         self.install_charm(&charm_dir, rev)?;
         self.units.push(UnitSim {
@@ -678,7 +753,7 @@ impl Sim {
         };
         for e in [
             Event::Install,
-            Self::relation_event(RelationEventKind::Created, None),
+            self.relation_event(RelationEventKind::Created, None),
             leadership,
             Event::ConfigChanged,
             Event::Start,
@@ -718,22 +793,22 @@ impl Sim {
             return Some((p.event.clone(), p.seq, Source::Lifecycle));
         }
         if let Some((remote, seq)) = &u.after_join {
-            let e = Self::relation_event(RelationEventKind::Changed, Some(remote));
+            let e = self.relation_event(RelationEventKind::Changed, Some(remote));
             return Some((e, *seq, Source::AfterJoin));
         }
         if let Some((remote, seq)) = u.joins.front() {
-            let e = Self::relation_event(RelationEventKind::Joined, Some(remote));
+            let e = self.relation_event(RelationEventKind::Joined, Some(remote));
             return Some((e, *seq, Source::Join));
         }
         if !u.in_relation {
             return None;
         }
         if let Some(seq) = u.owed.get("") {
-            let e = Self::relation_event(RelationEventKind::Changed, None);
+            let e = self.relation_event(RelationEventKind::Changed, None);
             return Some((e, *seq, Source::Changed(String::new())));
         }
         let (remote, seq) = u.owed.iter().min_by_key(|(_, s)| **s)?;
-        let e = Self::relation_event(RelationEventKind::Changed, Some(remote));
+        let e = self.relation_event(RelationEventKind::Changed, Some(remote));
         Some((e, *seq, Source::Changed(remote.clone())))
     }
 
@@ -774,7 +849,7 @@ impl Sim {
         let in_rel: Vec<&UnitSim> = self.units.iter().filter(|v| v.in_relation).collect();
         ToolContext {
             unit: u.name.to_string(),
-            app: APP.into(),
+            app: self.app().into(),
             leader: i == self.leader,
             relation: u.in_relation.then(|| RELATION.to_owned()),
             members: u.joined.iter().cloned().collect(),
@@ -1517,6 +1592,11 @@ impl Sim {
         Ok(done)
     }
 
+    /// The application's name.
+    pub fn app(&self) -> &str {
+        self.cfg.charm_files.app.as_deref().unwrap_or(APP)
+    }
+
     /// The settings.
     pub fn config(&self) -> &SimConfig {
         &self.cfg
@@ -1595,7 +1675,7 @@ impl Sim {
     pub fn set_config(&mut self, key: &str, value: &str) {
         self.cfg.charm_config.insert(key.into(), value.into());
         if self.cfg.verbose {
-            eprintln!("juju config {APP} {key}={value}");
+            eprintln!("juju config {} {key}={value}", self.app());
         }
         self.config_changed_everywhere();
     }
@@ -1608,7 +1688,7 @@ impl Sim {
             api.sts.lock().unwrap_or_else(|e| e.into_inner()).forbid = false;
         }
         if self.cfg.verbose {
-            eprintln!("juju trust {APP} --scope=cluster");
+            eprintln!("juju trust {} --scope=cluster", self.app());
         }
         self.config_changed_everywhere();
     }
@@ -1670,7 +1750,7 @@ impl Sim {
         let rev = self
             .target
             .clone()
-            .unwrap_or_else(crate::scenario::old_revision);
+            .unwrap_or_else(|| self.cfg.revisions.old.clone());
         let i = self.make_unit(n, &rev, self.target.is_some())?;
         self.queue_setup(i);
         let name = self.units[i].name.clone();
@@ -1714,11 +1794,12 @@ impl Sim {
             .filter(|&j| j != i && !self.units[j].gone)
             .map(|j| (j, self.units[j].name.to_string()))
             .collect();
+        let app = self.app().to_owned();
         let departed = |remote: &str, departing: &str| {
             Event::Relation(RelationEvent {
                 kind: RelationEventKind::Departed,
                 relation: Self::relation_id(),
-                remote_app: APP.into(),
+                remote_app: app.clone(),
                 remote_unit: remote.parse().ok(),
                 departing_unit: departing.parse().ok(),
             })
@@ -1981,7 +2062,7 @@ impl Sim {
     /// leader first): `(who, status name, message)`.
     pub fn shown_statuses(&self) -> Vec<(String, String, String)> {
         let (status, message) = self.shown_app_status();
-        let mut out = vec![(APP.to_owned(), status, message)];
+        let mut out = vec![(self.app().to_owned(), status, message)];
         let mut order: Vec<usize> = (0..self.units.len())
             .filter(|&i| !self.units[i].gone)
             .collect();
@@ -1997,4 +2078,42 @@ impl Sim {
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }
+}
+
+/// Copies a charm's files from `source` into a unit's `charm_dir`, as the unit agent unpacks
+/// a charm: every file and directory but `dispatch` (linked by the caller), the versions file
+/// and `.juju-charm` (the revision's, written by the caller), what the agent keeps of its
+/// own (`.juju-hooks.json`), and a build tree (`target`, `.git`).
+fn copy_charm_files(source: &Path, charm_dir: &Path) -> Result<()> {
+    const SKIP: [&str; 6] = [
+        "dispatch",
+        "versions.json",
+        ".juju-charm",
+        juju_hooks::HINTS_FILE,
+        "target",
+        ".git",
+    ];
+    for entry in std::fs::read_dir(source)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if SKIP.iter().any(|s| name == *s) {
+            continue;
+        }
+        copy_tree(&entry.path(), &charm_dir.join(&name))?;
+    }
+    Ok(())
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    let meta = std::fs::metadata(from)?;
+    if meta.is_dir() {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+        }
+    } else {
+        std::fs::copy(from, to)?;
+    }
+    Ok(())
 }

@@ -66,6 +66,14 @@ pub struct SweepConfig {
     pub jobs: usize,
     /// The charm's dispatch.
     pub dispatch: PathBuf,
+    /// The deployed charm's dispatch, when another (`--to-charm`).
+    pub deploy_dispatch: Option<PathBuf>,
+    /// The charm's other files (`--charm`).
+    pub charm_files: crate::sim::CharmFiles,
+    /// The revisions.
+    pub revisions: crate::sim::Revisions,
+    /// What reproduces the charm in a printed command (`--charm DIR`), or nothing.
+    pub charm_args: String,
     /// The fake hook tools (juju-sim itself).
     pub tool: PathBuf,
     /// Print a line per finished run on stderr.
@@ -187,7 +195,9 @@ fn base_config(cfg: &SweepConfig, substrate: Substrate, seed: Option<u64>) -> Si
         operator: Some(cfg.operator),
         retry_actions: cfg.retry_actions,
         charm_config: Default::default(),
-        deploy_dispatch: None,
+        deploy_dispatch: cfg.deploy_dispatch.clone(),
+        charm_files: cfg.charm_files.clone(),
+        revisions: cfg.revisions.clone(),
     }
 }
 
@@ -235,6 +245,7 @@ fn command(cfg: &SweepConfig, scenario: Scenario, sim: &SimConfig) -> String {
     if !cfg.retry_actions {
         c.push_str(" --no-retry");
     }
+    c.push_str(&cfg.charm_args);
     match sim.schedule {
         Schedule::Fifo => c.push_str(" --schedule fifo"),
         _ => c.push_str(&format!(" --seed {}", sim.seed)),

@@ -53,6 +53,8 @@ fn cfg(units: usize, seed: u64, faults: Vec<Fault>) -> SimConfig {
         retry_actions: true,
         charm_config: Default::default(),
         deploy_dispatch: None,
+        charm_files: Default::default(),
+        revisions: Default::default(),
     }
 }
 
@@ -849,4 +851,77 @@ fn unit_statuses_say_which_workload_a_unit_runs_and_on_which_charm() {
             );
         }
     }
+}
+
+/// `--charm`: the simulator runs a charm other than the reference one, here the repository's
+/// key-value example (its directory, whose `dispatch` runs the built binary), on both
+/// substrates, upgraded to the revision its second versions file describes and rolled back.
+#[test]
+fn any_charm_upgrades_from_its_directory() {
+    let (sim, _) = binaries();
+    let profile_dir = sim.parent().expect("target/<profile>");
+    let mut build = Command::new(env!("CARGO"));
+    build
+        .args(["build", "-q", "-p", "kv-charm"])
+        .arg("--target-dir")
+        .arg(profile_dir.parent().expect("target"));
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
+    }
+    assert!(
+        build.status().unwrap().success(),
+        "building kv-charm failed"
+    );
+    let charm = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/kv-charm");
+    for substrate in ["vm", "k8s"] {
+        let out = Command::new(&sim)
+            .args([
+                "upgrade",
+                "--units",
+                "3",
+                "--json",
+                "--substrate",
+                substrate,
+            ])
+            .arg("--charm")
+            .arg(&charm)
+            .arg("--to-versions")
+            .arg(charm.join("revisions/versions-1.1.0.json"))
+            .output()
+            .unwrap();
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+        });
+        assert!(out.status.success(), "{substrate}: {r}");
+        assert_eq!(r["violations"].as_array().unwrap().len(), 0, "{r}");
+        let units = r["units"].as_array().unwrap();
+        assert_eq!(units.len(), 3);
+        for unit in units {
+            assert!(unit["unit"].as_str().unwrap().starts_with("kv/"), "{unit}");
+            assert_eq!(unit["version"], "1.1.0", "{substrate}: {unit}");
+            assert_eq!(unit["status"], "active", "{substrate}: {unit}");
+        }
+    }
+    let out = Command::new(&sim)
+        .args(["rollback", "--units", "3", "--json", "--charm"])
+        .arg(&charm)
+        .output()
+        .unwrap();
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(out.status.success(), "{r}");
+    for unit in r["units"].as_array().unwrap() {
+        assert_eq!(unit["version"], "1.0.0", "rolled back: {unit}");
+    }
+    // A path that is neither a directory nor a zip is a usage error, said as one.
+    let out = Command::new(&sim)
+        .args(["upgrade", "--charm"])
+        .arg(charm.join("metadata.yaml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        err.contains("not a charm directory") && !err.contains("panicked"),
+        "{err}"
+    );
 }

@@ -1,5 +1,4 @@
-//! A key-value store charm upgraded in place: the charm-author guide's example, written only
-//! against the public API of `juju-hooks` and `upgrade-coordinator`.
+//! A key-value store charm upgraded in place: the charm-author guide's example (public API only).
 use std::{fs, path::PathBuf};
 
 use juju_hooks::{dispatch, Charm, Event, Handled, HookContext, Model, ModelError};
@@ -54,9 +53,11 @@ impl UpgradeHooks for Store {
         let version = cx.shipped_version("workload").unwrap_or("").to_owned();
         let result = self.install(&version);
         cx.set_unit_field(HEALTH_KEY, self.health());
-        cx.set_workload_version(&version);
         Ok(match result {
-            Ok(()) => GrantOutcome::Completed,
+            Ok(()) => {
+                cx.set_workload_version(&version);
+                GrantOutcome::Completed
+            }
             Err(cause) => GrantOutcome::Failed { cause: Some(cause) },
         })
     }

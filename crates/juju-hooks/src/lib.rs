@@ -37,6 +37,11 @@
 //! ```
 #![warn(missing_docs)]
 
+/// The examples of the crate's README, compiled (and run where they can) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub mod context;
 pub mod dispatch;
 pub mod fake;

@@ -18,6 +18,11 @@
 //! nothing panics. See `shared/notes/poetry-constraints.md` for the grammar and its surprises.
 #![warn(missing_docs)]
 
+/// The examples of the crate's README, compiled (and run where they can) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 mod algebra;
 mod display;
 pub mod num;

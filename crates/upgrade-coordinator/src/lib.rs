@@ -94,6 +94,11 @@
 //! listed in the repository's `DEVIATIONS.md`.
 #![warn(missing_docs)]
 
+/// The examples of the crate's README, compiled (and run where they can) as doctests.
+#[cfg(all(doctest, feature = "k8s-client"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 #[cfg(feature = "k8s-client")]
 pub mod component;
 pub mod coordinator;
@@ -105,6 +110,9 @@ pub mod hooks;
 pub mod k8s;
 pub mod shell;
 pub mod state;
+// Conformance-test support for this repository's tests and tools, not a public API (no
+// semver promise): hidden from the docs.
+#[doc(hidden)]
 pub mod testing;
 pub mod view;
 pub mod wire;

@@ -2,7 +2,6 @@
 //! (`scripts/record_reference.py`): their file format, and [`ScenarioHooks`], charm hooks
 //! that behave as a scenario says. Used by this crate's conformance test and by the root
 //! package's `scenario-dispatch` binary (the same scenarios through real processes).
-#![allow(missing_docs)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,6 +14,7 @@ use crate::{
     UpgradeContext, UpgradeEvent, UpgradeHooks,
 };
 
+/// One recorded scenario file: what went in and what the reference did.
 #[derive(Debug, Deserialize)]
 pub struct Doc {
     /// Input.
@@ -23,36 +23,59 @@ pub struct Doc {
     pub reference: Reference,
 }
 
+/// A scenario's input: the unit's view of the model and the event it handles.
 #[derive(Debug, Deserialize)]
 pub struct Scenario {
+    /// The scenario's name (its file's stem).
     pub name: String,
+    /// The event, as the recorder names it (`upgrade_charm`, `pre_upgrade_check`, ...).
     pub event: String,
+    /// `vm` or `k8s`.
     pub substrate: String,
+    /// The number of the unit that handles the event.
     pub unit: u32,
+    /// Whether that unit is the leader.
     pub leader: bool,
+    /// Whether the peer relation exists.
     pub relation: bool,
+    /// Every unit's databag, by unit number.
     pub units: BTreeMap<u32, StringMap>,
+    /// The application databag.
     pub app: StringMap,
+    /// `goal-state`'s unit count, when the scenario sets one.
     pub planned_units: Option<usize>,
+    /// The charm's versions (a `versions.json` document).
     pub dependency_model: serde_json::Value,
+    /// How each charm hook behaves (see [`ScenarioHooks`]).
     pub hooks: BTreeMap<String, serde_json::Value>,
+    /// The failure cause a `set_unit_failed` scenario passes.
     pub cause: Option<String>,
 }
 
+/// What the Python reference did with a scenario.
 #[derive(Debug, Deserialize)]
 pub struct Reference {
+    /// The `action-fail` message, if the action failed.
     pub action_failure: Option<String>,
+    /// The `action-set` results, if any.
     pub action_results: Option<StringMap>,
+    /// The exception the hook ended on, if it crashed.
     pub crashed: Option<String>,
+    /// The unit status set (`status`, `message`).
     #[serde(default)]
     pub unit_status: Option<(String, String)>,
+    /// The events deferred.
     #[serde(default)]
     pub deferred: Vec<String>,
+    /// The unit databag after the hook.
     #[serde(default)]
     pub unit_data: StringMap,
+    /// The application databag after the hook.
     #[serde(default)]
     pub app_data: StringMap,
+    /// The charm hooks called, in order.
     pub calls: Vec<String>,
+    /// The log lines (`level`, `message`).
     pub logs: Vec<(String, String)>,
 }
 
@@ -124,6 +147,7 @@ impl UpgradeHooks for ScenarioHooks<'_> {
     }
 }
 
+/// A [`Call`] by the name the recordings use.
 pub fn call_name(call: &Call) -> String {
     match call {
         Call::UpgradeChanged => "upgrade_changed".into(),
@@ -225,11 +249,17 @@ pub fn drop_our_results(results: &mut StringMap) {
 /// What a run under test did, in the terms the recordings use.
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
+    /// The unit databag after the run.
     pub unit_data: StringMap,
+    /// The application databag after the run.
     pub app_data: StringMap,
+    /// The unit status set (`status`, `message`).
     pub status: Option<(String, String)>,
+    /// The `action-fail` message, if any.
     pub action_failure: Option<String>,
+    /// The `action-set` results.
     pub action_results: StringMap,
+    /// Whether the event was deferred.
     pub deferred: bool,
     /// The calls into the charm, when the run can see them (in-process only).
     pub calls: Option<Vec<String>>,

@@ -75,8 +75,11 @@ coordinator must refuse."
         #[arg(long)]
         versions: Option<std::path::PathBuf>,
         /// Use this dispatch binary instead of building one.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "bin")]
         dispatch: Option<std::path::PathBuf>,
+        /// The project's binary target to build and ship as dispatch.
+        #[arg(long, default_value = "dispatch")]
+        bin: String,
         /// Appended to the charm file's name, e.g. -next.
         #[arg(long, default_value = "", allow_hyphen_values = true)]
         suffix: String,
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
             arch,
             versions,
             dispatch,
+            bin,
             suffix,
         } => {
             let options = pack::PackOptions {
@@ -102,6 +106,7 @@ fn main() -> ExitCode {
                 arch: arch.unwrap_or_else(|| pack::host_arch().to_owned()),
                 versions,
                 dispatch,
+                bin,
                 suffix,
             };
             match pack::pack(&options) {

@@ -26,6 +26,9 @@ pub struct PackOptions {
     pub versions: Option<PathBuf>,
     /// A prebuilt `dispatch` (default: build it, statically linked).
     pub dispatch: Option<PathBuf>,
+    /// The project's binary target built as `dispatch` when none is given (`dispatch` for a
+    /// charm whose binary is named so; an example in a workspace names its own).
+    pub bin: String,
     /// Appended to the file name, e.g. `-next` (two revisions side by side).
     pub suffix: String,
 }
@@ -114,9 +117,32 @@ fn is_cargo_run_variable(name: &str) -> bool {
     ) || name.starts_with("CARGO_PKG_")
 }
 
-fn build_dispatch(project: &Path, target: &str) -> Result<PathBuf> {
+/// The directory the static build goes to: `target/pack` of the project's workspace (so a
+/// charm that is one member of a workspace shares the other members' built dependencies).
+fn pack_target_dir(cargo: &std::ffi::OsStr, project: &Path) -> Result<PathBuf> {
+    let out = Command::new(cargo)
+        .current_dir(project)
+        .args(["locate-project", "--workspace", "--message-format", "plain"])
+        .output()
+        .context("running cargo locate-project")?;
+    if !out.status.success() {
+        bail!(
+            "{} is not a cargo project: {}",
+            project.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let manifest = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let root = manifest
+        .parent()
+        .context("cargo locate-project: no directory")?;
+    Ok(root.join("target/pack"))
+}
+
+fn build_dispatch(project: &Path, bin: &str, target: &str) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    eprintln!("building dispatch for {target} (static; the first time takes a few minutes)...");
+    let target_dir = pack_target_dir(&cargo, project)?;
+    eprintln!("building {bin} for {target} (static; the first time takes a few minutes)...");
     let mut cmd = Command::new(cargo);
     for (name, _) in std::env::vars_os() {
         if name.to_str().is_some_and(is_cargo_run_variable) {
@@ -131,21 +157,18 @@ fn build_dispatch(project: &Path, target: &str) -> Result<PathBuf> {
             "--release",
             "--locked",
             "--bin",
-            "dispatch",
+            bin,
             "--target",
             target,
         ])
         .arg("--target-dir")
-        .arg(project.join("target/pack"))
+        .arg(&target_dir)
         .status()
         .context("running cargo")?;
     if !status.success() {
         bail!("cargo build failed ({status}); for another architecture pass --dispatch with a binary built for it");
     }
-    Ok(project
-        .join("target/pack")
-        .join(target)
-        .join("release/dispatch"))
+    Ok(target_dir.join(target).join("release").join(bin))
 }
 
 /// The charm's name from `metadata.yaml`, read as YAML (a comment or quotes are YAML's, not
@@ -264,7 +287,7 @@ pub fn pack(o: &PackOptions) -> Result<PathBuf> {
                     host_arch()
                 );
             }
-            build_dispatch(&o.project, target)?
+            build_dispatch(&o.project, &o.bin, target)?
         }
     };
     let binary =
@@ -322,6 +345,25 @@ pub fn pack(o: &PackOptions) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_workspace_member_builds_into_the_workspace_s_pack_directory() {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let root = root.canonicalize().unwrap();
+        let member = root.join("examples/kv-charm");
+        assert_eq!(
+            pack_target_dir(&cargo, &member).unwrap(),
+            root.join("target/pack")
+        );
+        assert_eq!(
+            pack_target_dir(&cargo, &root).unwrap(),
+            root.join("target/pack")
+        );
+        let nowhere = tempfile::tempdir().unwrap();
+        let err = pack_target_dir(&cargo, nowhere.path()).unwrap_err();
+        assert!(err.to_string().contains("is not a cargo project"), "{err}");
+    }
 
     #[test]
     fn reads_the_glibc_versions_a_dynamic_binary_needs() {

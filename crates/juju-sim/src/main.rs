@@ -1,4 +1,5 @@
-//! `juju-sim`: run a whole rolling upgrade of the reference charm on this machine.
+//! `juju-sim`: run a whole rolling upgrade of a charm (the reference charm by default) on
+//! this machine.
 //!
 //! Also the fake hook tools: called as `relation-get`, `status-set`, ... it acts as that tool.
 
@@ -23,7 +24,7 @@ use juju_sim::sim::{Fault, Report, Schedule, SimConfig, Substrate};
 #[command(
     name = "juju-sim",
     version,
-    about = "A local Juju model: deploy, pre-upgrade-check, refresh and the rolling upgrade of the reference charm, through its real dispatch binary",
+    about = "A local Juju model: deploy, pre-upgrade-check, refresh and the rolling upgrade of a charm (the reference charm, or any with --charm), through its real dispatch binary",
     after_help = "Exit status: 0 when every invariant held, 1 when one broke or a run is stuck, 2 for a usage error."
 )]
 struct Cli {
@@ -106,6 +107,8 @@ Examples:
   juju-sim upgrade --fault fail-upgrade:2           unit 2 fails its workload upgrade
   juju-sim upgrade --fault no-pre-check --operator  the operator follows what the statuses say
   juju-sim upgrade --schedule fifo --json           a deterministic order, the JSON report
+  juju-sim upgrade --charm examples/kv-charm --to-versions examples/kv-charm/revisions/versions-1.1.0.json
+                                                    another charm (a directory or a packed .charm)
 
 Exit status: 0 when every invariant held (and, with --operator, the run is not stuck), 1 \
 when one broke or the run is stuck (the report says which, with the seed), 2 for a usage \

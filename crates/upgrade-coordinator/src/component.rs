@@ -59,7 +59,7 @@
 use std::path::{Path, PathBuf};
 
 use juju_hooks::{Event, Handled, HookContext, LogLevel, Model, ModelError, RelationEventKind};
-use juju_hooks::{Status, UnitName};
+use juju_hooks::{Status, UnitName, WriteTarget};
 
 use crate::coordinator::{UpgradeConfig, UpgradeEvent};
 use crate::deps::DependencyModel;
@@ -321,6 +321,22 @@ impl InPlaceUpgrade {
             .relation_get(&rel, &me, crate::STATE_KEY)?
             .as_deref()
             .and_then(UnitState::parse))
+    }
+
+    /// Publishes this unit's workload health in its peer-relation databag (nothing before
+    /// the relation exists), as [`UpgradeContext::publish_health`] does inside the
+    /// coordinator's hooks: call it in the charm's own hooks whenever the workload's health
+    /// may have changed, so that `pre-upgrade-check` and `resume-upgrade` see it.
+    pub fn publish_health(
+        &self,
+        model: &mut Model<'_>,
+        health: &UnitHealth,
+    ) -> Result<(), ModelError> {
+        if let Some(rel) = model.peer_relation(&self.endpoint)? {
+            let value = health.to_wire();
+            model.relation_set(&rel, WriteTarget::OwnUnit, crate::HEALTH_KEY, &value)?;
+        }
+        Ok(())
     }
 
     /// Is no upgrade under way on this unit ([`Self::unit_state`] is `idle` or unset)?

@@ -51,6 +51,7 @@ impl UnitHealth {
             .map(String::as_str)
         {
             Some("healthy") => UnitHealth::Healthy,
+            Some("") | None => UnitHealth::Unknown,
             Some(other) => UnitHealth::Unhealthy(
                 other
                     .strip_prefix("unhealthy:")
@@ -58,7 +59,17 @@ impl UnitHealth {
                     .trim()
                     .to_owned(),
             ),
-            None => UnitHealth::Unknown,
+        }
+    }
+
+    /// The value a unit publishes under [`HEALTH_KEY`](crate::HEALTH_KEY) for this health,
+    /// which [`UnitHealth::from_bag`] reads back: `healthy`, `unhealthy: <why>`, and the
+    /// empty value (the key removed) for [`UnitHealth::Unknown`].
+    pub fn to_wire(&self) -> String {
+        match self {
+            UnitHealth::Healthy => "healthy".to_owned(),
+            UnitHealth::Unhealthy(why) => format!("unhealthy: {why}"),
+            UnitHealth::Unknown => String::new(),
         }
     }
 }
@@ -178,6 +189,13 @@ impl UpgradeContext<'_> {
             .unit_data
             .insert(key.to_owned(), value.to_owned());
         true
+    }
+
+    /// Publishes this unit's workload health in its databag (see [`UnitHealth::to_wire`]),
+    /// where the default [`UpgradeHooks::unit_health`] and the peers' pre-upgrade checks
+    /// ([`Self::unhealthy_peer`]) read it.
+    pub fn publish_health(&mut self, health: &UnitHealth) {
+        self.set_unit_field(crate::HEALTH_KEY, &health.to_wire());
     }
 
     /// The command that refreshes the application back to the revision the leader recorded

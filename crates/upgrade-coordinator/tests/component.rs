@@ -14,7 +14,7 @@ use upgrade_coordinator::component::{detect_substrate, SUBSTRATE_VAR, VERSIONS_F
 use upgrade_coordinator::k8s::PartitionClient;
 use upgrade_coordinator::{
     ClusterNotReady, DependencyError, GrantOutcome, InPlaceUpgrade, KubernetesClientError,
-    SetupError, Substrate, UpgradeContext, UpgradeHooks,
+    SetupError, Substrate, UnitHealth, UpgradeContext, UpgradeHooks, HEALTH_KEY,
 };
 
 const VERSIONS: &str = r#"{"workload": {"dependencies": {}, "name": "kv", "upgrade_supported": ">=1.0", "version": "1.1.0"}}"#;
@@ -367,4 +367,53 @@ fn the_substrate_is_kubernetes_in_a_pod_unless_overridden() {
         _ => None,
     };
     assert_eq!(detect_substrate(forced).unwrap(), Substrate::Vm);
+}
+
+/// Health published from a charm's own hook: nothing before the peer relation, then the
+/// value `UnitHealth::from_bag` (and so the peers' checks) reads back, in both directions.
+#[test]
+fn health_published_by_the_charm_reads_back_as_published() {
+    struct Publisher(InPlaceUpgrade, UnitHealth);
+    impl Charm for Publisher {
+        type Error = ModelError;
+        fn handle(&mut self, _: &Event, model: &mut Model<'_>) -> Result<Handled, ModelError> {
+            self.0.publish_health(model, &self.1)?;
+            Ok(Handled::Done)
+        }
+    }
+    let h = harness();
+    for health in [
+        UnitHealth::Healthy,
+        UnitHealth::Unhealthy("kv is not running".into()),
+        UnitHealth::Unknown,
+    ] {
+        let ctx = h.context(&unit(0), Event::UpdateStatus);
+        let upgrade = InPlaceUpgrade::from_context_with_env(&ctx, |_| None).unwrap();
+        let mut c = Publisher(upgrade, health.clone());
+        let before = world(0, 2, "idle", false).with_unit_data(
+            &rel(),
+            data([("state", "idle"), (HEALTH_KEY, "unhealthy: stale")]),
+        );
+        let out = h.run_charm(&mut c, before, Event::UpdateStatus);
+        assert!(out.result.is_ok(), "{:?}", out.result);
+        let bag = out.unit_data(&rel());
+        assert_eq!(UnitHealth::from_bag(Some(&bag)), health, "{bag:?}");
+        assert_eq!(bag["state"], "idle", "the coordinator's key is left alone");
+
+        // (A new unit: the other remembers its peer relation, as a unit's charm dir does.)
+        let h = harness();
+        let ctx = h.context(&unit(0), Event::Install);
+        let upgrade = InPlaceUpgrade::from_context_with_env(&ctx, |_| None).unwrap();
+        let out = h.run_charm(
+            &mut Publisher(upgrade, health),
+            FakeState::new(unit(0)),
+            Event::Install,
+        );
+        assert!(
+            out.result.is_ok(),
+            "no relation yet is not an error: {:?}",
+            out.result
+        );
+        assert_eq!(out.count("relation-set"), 0);
+    }
 }

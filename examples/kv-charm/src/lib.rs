@@ -1,18 +1,18 @@
 //! A key-value store charm upgraded in place: the charm-author guide's example (public API only).
 use std::{fs, path::PathBuf};
 
-use juju_hooks::{dispatch, Charm, Event, Handled, HookContext, Model, ModelError};
-use juju_hooks::{LogLevel, ProcessHookTools, Status, WriteTarget};
+use juju_hooks::{dispatch, Charm, Event, Handled, HookContext, LogLevel, Model, ModelError};
+use juju_hooks::{ProcessHookTools, Status};
 use upgrade_coordinator::component::{PRE_CHECK_FAILED, WORKLOAD_DIR_VAR};
 use upgrade_coordinator::{ClusterNotReady, DependencyError, GrantOutcome, InPlaceUpgrade};
-use upgrade_coordinator::{UpgradeContext, UpgradeHooks, HEALTH_KEY};
+use upgrade_coordinator::{UnitHealth, UpgradeContext, UpgradeHooks};
 
 /// The workload stand-in: the store's files in a directory (`version` installed, `running`
 /// while it serves; a `fail-install` file naming a version makes installing it fail).
 pub struct Store(pub PathBuf);
 
 impl Store {
-    pub fn running(&self) -> Option<String> {
+    fn running(&self) -> Option<String> {
         fs::read_to_string(self.0.join("running")).ok()
     }
     /// Stops the store, installs `version`, starts it.
@@ -27,10 +27,10 @@ impl Store {
             .and_then(|()| write("running"))
             .map_err(|e| format!("installing kv {version}: {e}"))
     }
-    fn health(&self) -> &'static str {
+    fn health(&self) -> UnitHealth {
         match self.running() {
-            Some(_) => "healthy",
-            None => "unhealthy: kv is not running",
+            Some(_) => UnitHealth::Healthy,
+            None => UnitHealth::Unhealthy("kv is not running".into()),
         }
     }
 }
@@ -52,7 +52,7 @@ impl UpgradeHooks for Store {
     ) -> Result<GrantOutcome, DependencyError> {
         let version = cx.shipped_version("workload").unwrap_or("").to_owned();
         let result = self.install(&version);
-        cx.set_unit_field(HEALTH_KEY, self.health());
+        cx.publish_health(&self.health());
         Ok(match result {
             Ok(()) => {
                 cx.set_workload_version(&version);
@@ -65,7 +65,9 @@ impl UpgradeHooks for Store {
 
 /// The charm: the upgrade's events go to `InPlaceUpgrade`, the others are its own.
 pub struct KvCharm {
+    /// The upgrade's part of the charm.
     pub upgrade: InPlaceUpgrade,
+    /// The workload.
     pub store: Store,
 }
 
@@ -82,9 +84,7 @@ impl Charm for KvCharm {
                 model.log(LogLevel::Error, &e);
             }
         }
-        if let Some(rel) = model.peer_relation(self.upgrade.endpoint())? {
-            model.relation_set(&rel, WriteTarget::OwnUnit, HEALTH_KEY, self.store.health())?;
-        }
+        self.upgrade.publish_health(model, &self.store.health())?;
         if self.upgrade.is_idle(model)? {
             match self.store.running() {
                 Some(version) => {

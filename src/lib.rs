@@ -25,6 +25,7 @@ use std::path::Path;
 use juju_hooks::{
     Charm, Event, Handled, LogLevel, Model, ModelError, RelationEventKind, Status, WriteTarget,
 };
+use upgrade_coordinator::component::is_upgrade_event;
 use upgrade_coordinator::{
     ClusterNotReady, DependencyError, GrantOutcome, InPlaceUpgrade, SetupError, UnitState,
     UpgradeContext, UpgradeHooks, STATE_KEY,
@@ -167,19 +168,8 @@ impl<W: Workload> ReferenceCharm<W> {
             Ok(upgrade) => upgrade.handle(event, model, &mut self.hooks)?,
             Err(e) => {
                 let upgrade_event = match event {
-                    Event::UpgradeCharm => true,
                     Event::ConfigChanged => model.peer_relation(PEER_RELATION)?.is_some(),
-                    Event::Relation(r) => {
-                        r.relation.endpoint() == PEER_RELATION
-                            && matches!(
-                                r.kind,
-                                RelationEventKind::Created
-                                    | RelationEventKind::Changed
-                                    | RelationEventKind::Departed
-                            )
-                    }
-                    Event::Action(a) => ACTIONS.contains(&a.name.as_str()),
-                    _ => false,
+                    _ => is_upgrade_event(event, PEER_RELATION),
                 };
                 if upgrade_event {
                     e.report(model);
@@ -360,6 +350,54 @@ impl<W: Workload> Charm for ReferenceCharm<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A unit whose versions file is broken: every upgrade event reports it (Blocked, the
+    /// action failed with the reason), the charm's own events still run, nothing panics.
+    #[test]
+    fn a_setup_error_is_reported_on_the_upgrade_events_only() {
+        use juju_hooks::harness::{self, Harness};
+        use juju_hooks::{FakeState, UnitName};
+
+        let h = Harness::new().unwrap();
+        h.write_file(VERSIONS_FILE, "{not json").unwrap();
+        let me = UnitName::new("db", 0).unwrap();
+        let rel: juju_hooks::RelationId = "upgrade:1".parse().unwrap();
+        let blocked = Status::Blocked("invalid versions.json: see juju debug-log".into());
+        let workload = tempfile::tempdir().unwrap();
+        let run = |event: Event| {
+            h.run(
+                FakeState::new(me.clone()).with_peer_relation(&rel, []),
+                event,
+                |ctx| {
+                    let upgrade = InPlaceUpgrade::from_context(ctx);
+                    assert!(upgrade.is_err());
+                    ReferenceCharm::new(upgrade, DirWorkload::new(workload.path()))
+                },
+            )
+        };
+        for event in [
+            Event::UpgradeCharm,
+            harness::relation_changed(&rel, None),
+            harness::action("pre-upgrade-check"),
+        ] {
+            let name = event.name();
+            let out = run(event.clone());
+            assert!(out.result.is_ok(), "{name}: {:?}", out.result);
+            assert_eq!(out.state.unit_status, Some(blocked.clone()), "{name}");
+            assert_eq!(out.logs_at(LogLevel::Error).len(), 1, "{name}");
+            if let Event::Action(_) = event {
+                let failure = out.action_failure().expect("the action fails");
+                assert!(failure.contains("versions.json"), "{failure}");
+            }
+        }
+        let out = run(Event::UpdateStatus);
+        assert!(out.result.is_ok(), "{:?}", out.result);
+        assert_ne!(
+            out.state.unit_status,
+            Some(blocked),
+            "the charm's own status"
+        );
+    }
 
     #[test]
     fn refresh_back_names_the_revision_or_the_file() {

@@ -142,10 +142,36 @@ impl SetupError {
         }
     }
 
-    /// Reports it in `model`: the error at ERROR, the unit [`Self::status`].
+    /// Reports it in `model`: the error at ERROR, the unit [`Self::status`], and in an
+    /// action (`juju run ... pre-upgrade-check`) the action failed with the error's text, so
+    /// the operator reads the reason where they ran it.
     pub fn report(&self, model: &mut Model<'_>) {
-        model.log(LogLevel::Error, &self.to_string());
+        let message = self.to_string();
+        model.log(LogLevel::Error, &message);
         model.set_status(self.status());
+        // (Outside an action there is nothing to fail: the error says so, and is the answer.)
+        let _ = model.fail_action(&message);
+    }
+}
+
+/// Is `event` one of the upgrade's on the peer relation `endpoint` (what
+/// [`InPlaceUpgrade::handle`] takes): `upgrade-charm`, the endpoint's `relation-created`,
+/// `-changed` and `-departed`, and the [`ACTIONS`]? For a charm whose component could not be
+/// built (a [`SetupError`]) to know which events to report the error on.
+pub fn is_upgrade_event(event: &Event, endpoint: &str) -> bool {
+    match event {
+        Event::UpgradeCharm => true,
+        Event::Relation(r) => {
+            r.relation.endpoint() == endpoint
+                && matches!(
+                    r.kind,
+                    RelationEventKind::Created
+                        | RelationEventKind::Changed
+                        | RelationEventKind::Departed
+                )
+        }
+        Event::Action(a) => ACTIONS.contains(&a.name.as_str()),
+        _ => false,
     }
 }
 
@@ -365,20 +391,7 @@ impl InPlaceUpgrade {
     /// Is `event` one this component handles (`config-changed` is not: it runs the
     /// coordinator but leaves the event to the charm)?
     pub fn is_upgrade_event(&self, event: &Event) -> bool {
-        match event {
-            Event::UpgradeCharm => true,
-            Event::Relation(r) => {
-                r.relation.endpoint() == self.endpoint
-                    && matches!(
-                        r.kind,
-                        RelationEventKind::Created
-                            | RelationEventKind::Changed
-                            | RelationEventKind::Departed
-                    )
-            }
-            Event::Action(a) => ACTIONS.contains(&a.name.as_str()),
-            _ => false,
-        }
+        is_upgrade_event(event, &self.endpoint)
     }
 
     /// Handles `event` when it is an upgrade event, with the charm's `hooks`:

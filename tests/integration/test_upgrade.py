@@ -1,13 +1,20 @@
-"""deploy -> pre-upgrade-check -> refresh, a failed unit and the rollback, and the
-Kubernetes partition flow, on a real controller."""
+"""deploy -> pre-upgrade-check -> refresh, a failed unit and the rollback, an incompatible
+refresh, and the Kubernetes partition flow: on a real controller or the simulator's juju
+(see conftest.py)."""
 
 import os
 
 import pytest
 
-from conftest import APP, needs_juju
+from conftest import APP, SIM, WORKLOAD_DIR
 
-pytestmark = needs_juju
+# On a real controller: the machine tests on its default cloud, the Kubernetes one with
+# JUJU_K8S=1. On the simulator: all of them.
+K8S_CONTROLLER = os.environ.get("JUJU_K8S") == "1"
+machines = pytest.mark.skipif(K8S_CONTROLLER, reason="machine model test")
+kubernetes = pytest.mark.skipif(
+    not (K8S_CONTROLLER or SIM), reason="set JUJU_K8S=1 on a Kubernetes controller"
+)
 
 
 def unit_states(juju):
@@ -34,7 +41,7 @@ def upgraded_to(version):
     return lambda status: jubilant.all_active(status, APP) and status.apps[APP].version == version
 
 
-@pytest.mark.skipif(os.environ.get("JUJU_K8S") == "1", reason="machine model test")
+@machines
 def test_rolling_upgrade_on_machines(juju, charms):
     import jubilant
 
@@ -50,26 +57,26 @@ def test_rolling_upgrade_on_machines(juju, charms):
     assert set(unit_states(juju).values()) == {"idle"}
 
 
-@pytest.mark.skipif(os.environ.get("JUJU_K8S") == "1", reason="machine model test")
+@machines
 def test_failed_unit_and_rollback_on_machines(juju, charms):
     import jubilant
 
     juju.deploy(charms["current"], APP, num_units=3)
     juju.wait(lambda s: jubilant.all_active(s, APP) and jubilant.all_agents_idle(s, APP))
     victim = f"{APP}/2"
-    juju.ssh(victim, "sudo sh -c 'mkdir -p /var/lib/upgrade-reference && echo 1.1.0 > /var/lib/upgrade-reference/fail-install'")
+    juju.ssh(victim, f"sudo sh -c 'mkdir -p {WORKLOAD_DIR} && echo 1.1.0 > {WORKLOAD_DIR}/fail-install'")
     assert juju.run(leader(juju), "pre-upgrade-check").success
     juju.refresh(APP, path=charms["next"])
     juju.wait(lambda s: s.apps[APP].units[victim].workload_status.current == "blocked")
     # The operator's rollback: pre-upgrade-check on the failed cluster, then refresh back.
-    juju.ssh(victim, "sudo rm -f /var/lib/upgrade-reference/fail-install")
+    juju.ssh(victim, f"sudo sh -c 'rm -f {WORKLOAD_DIR}/fail-install'")
     assert juju.run(leader(juju), "pre-upgrade-check").success
     juju.refresh(APP, path=charms["current"])
     juju.wait(upgraded_to("1.0.0"), error=jubilant.any_error)
     assert set(unit_states(juju).values()) == {"idle"}
 
 
-@pytest.mark.skipif(os.environ.get("JUJU_K8S") == "1", reason="machine model test")
+@machines
 def test_incompatible_refresh_is_refused(juju, charms):
     import jubilant
 
@@ -82,7 +89,8 @@ def test_incompatible_refresh_is_refused(juju, charms):
     assert unit_states(juju)[lead] == "failed"
 
 
-@pytest.mark.skipif(os.environ.get("JUJU_K8S") != "1", reason="set JUJU_K8S=1 on a Kubernetes model")
+@kubernetes
+@pytest.mark.k8s
 def test_rolling_upgrade_on_kubernetes(juju, charms):
     import jubilant
 

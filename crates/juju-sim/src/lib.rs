@@ -3,6 +3,10 @@
 //! (transactional hooks, `relation-changed` fan-out, retries), a seeded scheduler, faults and
 //! the protocol's invariants checked after every hook.
 //!
+//! Run as `juju` (or `juju-sim juju ...`) it is also a `juju` command line over such a model
+//! that lives between commands ([`juju`], [`server`]): what jubilant and the integration
+//! suite drive.
+//!
 //! # The charm contract
 //!
 //! `juju-sim` runs any charm that follows this contract (`--charm DIR|FILE.charm`, with
@@ -43,9 +47,12 @@
 //!    with `version` after a hook.
 #![warn(missing_docs)]
 
+pub mod charm;
 pub mod explore;
+pub mod juju;
 pub mod k8s;
 pub mod scenario;
+pub mod server;
 pub mod sim;
 pub mod sweep;
 pub mod tool;

@@ -300,30 +300,15 @@ struct CharmSetup {
 /// A charm directory, or a packed `.charm` unpacked into a directory that lives as long as
 /// this process.
 fn charm_dir(path: &std::path::Path) -> Result<PathBuf> {
-    let meta = std::fs::metadata(path).with_context(|| format!("--charm {}", path.display()))?;
-    if meta.is_dir() {
-        return Ok(std::fs::canonicalize(path)?);
-    }
-    let file = std::fs::File::open(path)?;
-    let mut zip = zip::ZipArchive::new(file).with_context(|| {
-        format!(
-            "{}: not a charm directory nor a .charm (zip)",
-            path.display()
-        )
-    })?;
-    let dir = tempfile::Builder::new()
-        .prefix("juju-sim-charm-")
-        .tempdir()?;
-    zip.extract(dir.path())
-        .with_context(|| format!("unpacking {}", path.display()))?;
-    let unpacked = dir.path().to_owned();
-    UNPACKED.with(|u| u.borrow_mut().push(dir));
-    Ok(unpacked)
+    let source = juju_sim::charm::CharmSource::open(path).context("--charm")?;
+    let dir = source.dir().to_owned();
+    UNPACKED.with(|u| u.borrow_mut().push(source));
+    Ok(dir)
 }
 
 thread_local! {
     /// Unpacked charms, removed when the process ends (see `main`).
-    static UNPACKED: std::cell::RefCell<Vec<tempfile::TempDir>> = const { std::cell::RefCell::new(Vec::new()) };
+    static UNPACKED: std::cell::RefCell<Vec<juju_sim::charm::CharmSource>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The charm flags, as a command line repeats them.
@@ -342,25 +327,8 @@ fn charm_args(c: &CharmArgs) -> String {
     s
 }
 
-/// The charm's name (`juju deploy` names the application after it): `name` in its
-/// metadata.yaml (or charmcraft.yaml).
 fn charm_name(dir: &std::path::Path) -> Result<String> {
-    for file in ["metadata.yaml", "charmcraft.yaml"] {
-        let Ok(text) = std::fs::read_to_string(dir.join(file)) else {
-            continue;
-        };
-        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text)
-            .with_context(|| format!("{}", dir.join(file).display()))?;
-        if let Some(name) = doc.get("name").and_then(|n| n.as_str()) {
-            juju_hooks::UnitName::new(name, 0)
-                .with_context(|| format!("{}: name {name:?}", dir.join(file).display()))?;
-            return Ok(name.to_owned());
-        }
-    }
-    bail!(
-        "{}: no metadata.yaml (or charmcraft.yaml) with the charm's name",
-        dir.display()
-    )
+    juju_sim::charm::name(dir)
 }
 
 fn revision(number: u32, file: &std::path::Path) -> Result<juju_sim::sim::Revision> {
@@ -867,6 +835,34 @@ fn main() -> ExitCode {
         .unwrap_or_default();
     if juju_sim::tool::TOOLS.contains(&name.as_str()) {
         return ExitCode::from(juju_sim::tool::main(&name, &argv[1..]) as u8);
+    }
+    // `juju` (a symlink to this program named so, or `juju-sim juju ARGS`): the juju
+    // command line over a simulated model that lives between commands.
+    if name == "juju" {
+        return ExitCode::from(juju_sim::juju::main(&argv[1..]) as u8);
+    }
+    match argv.get(1).map(String::as_str) {
+        Some("juju") => return ExitCode::from(juju_sim::juju::main(&argv[2..]) as u8),
+        Some(juju_sim::server::SERVE) => {
+            return match argv.get(2..6) {
+                Some([dir, model, substrate, cloud]) => {
+                    match juju_sim::server::serve(
+                        std::path::Path::new(dir),
+                        model,
+                        substrate,
+                        cloud,
+                    ) {
+                        Ok(()) => ExitCode::SUCCESS,
+                        Err(e) => {
+                            eprintln!("juju-sim server: {e:#}");
+                            ExitCode::from(1)
+                        }
+                    }
+                }
+                _ => ExitCode::from(2),
+            }
+        }
+        _ => {}
     }
     let result = run(Cli::parse().command);
     UNPACKED.with(|u| u.borrow_mut().clear());

@@ -19,6 +19,9 @@ pub const APP: &str = "upgrade-reference";
 /// The peer relation.
 pub const RELATION: &str = "upgrade:1";
 
+/// Where a unit's workload keeps its files (the charm contract, point 5).
+pub use upgrade_coordinator::component::WORKLOAD_DIR_VAR;
+
 /// Machines or Kubernetes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -404,6 +407,10 @@ struct UnitSim {
     statuses_shown: Vec<(String, String)>,
     /// A hook kept failing: Juju shows the unit in error and runs nothing more on it.
     in_error: bool,
+    /// The hook it is in error on.
+    error_hook: Option<String>,
+    /// When (the model's step) it last set its workload version.
+    version_step: usize,
 }
 
 /// What an action returned.
@@ -415,6 +422,8 @@ pub struct ActionOutcome {
     pub failure: Option<String>,
     /// The dispatch's exit code.
     pub exit: Option<i32>,
+    /// `action-log` lines.
+    pub log: Vec<String>,
 }
 
 impl ActionOutcome {
@@ -575,6 +584,65 @@ pub struct Sim {
     fired: Vec<String>,
     /// Every dispatch since the faults were armed: what a crash-point sweep enumerates.
     armed_log: Vec<ArmedDispatch>,
+    /// Every `juju-log` line the units sent, in order (`juju debug-log`).
+    logs: Vec<LogLine>,
+    /// Charms deployed from a file: `.juju-charm` is `local:<base>/<app>-<revision>`.
+    local_charms: bool,
+}
+
+/// One `juju-log` line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    /// The unit that sent it.
+    pub unit: String,
+    /// Its level (`DEBUG` ... `ERROR`).
+    pub level: String,
+    /// Its text.
+    pub message: String,
+    /// When (UTC, `HH:MM:SS`).
+    pub time: String,
+}
+
+/// The time of day, UTC, `HH:MM:SS`.
+fn clock() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        % 86_400;
+    format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// What `juju status` and `juju show-unit` read of a unit ([`Sim::view`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitView {
+    /// `app/N`.
+    pub name: String,
+    /// The leader?
+    pub leader: bool,
+    /// Workload status (name, message) as the unit last set it.
+    pub status: (String, String),
+    /// The agent: `idle`, `executing` (a hook is due), or `error` (a hook kept failing).
+    pub agent: &'static str,
+    /// The hook it is in error on.
+    pub error_hook: Option<String>,
+    /// The workload version it last set (`application-version-set`), and when (the step).
+    pub version: Option<(String, usize)>,
+    /// The charm revision it runs.
+    pub revision: u32,
+    /// Its workload's directory (the machine, or the pod's volume).
+    pub workload_dir: PathBuf,
+    /// Its peer-relation databag.
+    pub bag: Bag,
+    /// In the peer relation?
+    pub in_relation: bool,
+    /// Being removed.
+    pub dying: bool,
 }
 
 /// One dispatch run after the faults were armed (see [`Sim::armed_log`]).
@@ -647,6 +715,8 @@ impl Sim {
             first_violation_step: None,
             fired: Vec::new(),
             armed_log: Vec::new(),
+            logs: Vec::new(),
+            local_charms: false,
             cfg,
         })
     }
@@ -680,10 +750,12 @@ impl Sim {
         let _ = std::fs::remove_file(&dispatch);
         std::os::unix::fs::symlink(program, &dispatch)?;
         std::fs::write(charm_dir.join("versions.json"), &rev.versions)?;
-        std::fs::write(
-            charm_dir.join(".juju-charm"),
-            format!("ch:amd64/noble/{}-{}\n", self.app(), rev.number),
-        )?;
+        let url = if self.local_charms {
+            format!("local:noble/{}-{}\n", self.app(), rev.number)
+        } else {
+            format!("ch:amd64/noble/{}-{}\n", self.app(), rev.number)
+        };
+        std::fs::write(charm_dir.join(".juju-charm"), url)?;
         Ok(())
     }
 
@@ -739,6 +811,8 @@ impl Sim {
             reported_version: None,
             statuses_shown: Vec::new(),
             in_error: false,
+            error_hook: None,
+            version_step: 0,
         });
         Ok(self.units.len() - 1)
     }
@@ -932,7 +1006,7 @@ impl Sim {
             )
             .env("JUJU_DISPATCH_PATH", event.dispatch_path())
             .env("JUJU_SIM_CONTEXT", &ctx_file)
-            .env("UPGRADE_COORDINATOR_WORKLOAD_DIR", &u.workload_dir)
+            .env(WORKLOAD_DIR_VAR, &u.workload_dir)
             .env(
                 "UPGRADE_COORDINATOR_SUBSTRATE",
                 match self.cfg.substrate {
@@ -1068,7 +1142,15 @@ impl Sim {
                 Entry::ActionFail { message } => outcome.failure = Some(message.clone()),
                 Entry::AppVersion { version } => {
                     self.units[i].reported_version = Some(version.clone());
+                    self.units[i].version_step = self.step;
                 }
+                Entry::Log { level, message } => self.logs.push(LogLine {
+                    unit: self.units[i].name.to_string(),
+                    level: level.clone(),
+                    message: message.clone(),
+                    time: clock(),
+                }),
+                Entry::ActionLog { message } => outcome.log.push(message.clone()),
                 Entry::Fault { .. } => {
                     self.units[i].fail_tool_once = None;
                     self.units[i].kill_after = None;
@@ -1239,6 +1321,7 @@ impl Sim {
                 ));
                 self.first_violation_step.get_or_insert(self.step);
                 self.units[i].in_error = true;
+                self.units[i].error_hook = Some(name.to_string());
             }
         }
         self.note_workload_upgrade(i, &workload_before);
@@ -2072,6 +2155,67 @@ impl Sim {
             out.push((u.name.to_string(), u.status.0.clone(), u.status.1.clone()));
         }
         out
+    }
+
+    /// Charms come from files (`juju deploy ./x.charm`): `.juju-charm` says `local:`.
+    pub fn set_local_charms(&mut self, on: bool) {
+        self.local_charms = on;
+    }
+
+    /// The charm the next [`Sim::refresh`] installs: its directory (files and `dispatch`).
+    pub fn set_refresh_charm(&mut self, dir: PathBuf) {
+        self.cfg.dispatch = dir.join("dispatch");
+        self.cfg.deploy_dispatch = None;
+        self.cfg.charm_files.target = Some(dir);
+    }
+
+    /// The index of unit `n`, if it is in the model.
+    pub fn index_of(&self, n: u32) -> Option<usize> {
+        self.unit_index(n).ok().filter(|&i| !self.units[i].gone)
+    }
+
+    /// Every `juju-log` line so far.
+    pub fn logs(&self) -> &[LogLine] {
+        &self.logs
+    }
+
+    /// The units still in the model, as `juju status` shows them (in unit order).
+    pub fn view(&self) -> Vec<UnitView> {
+        (0..self.units.len())
+            .filter(|&i| !self.units[i].gone)
+            .map(|i| {
+                let u = &self.units[i];
+                UnitView {
+                    name: u.name.to_string(),
+                    leader: i == self.leader,
+                    status: u.status.clone(),
+                    agent: if u.in_error {
+                        "error"
+                    } else if self.next_item(i).is_some() {
+                        "executing"
+                    } else {
+                        "idle"
+                    },
+                    error_hook: u.error_hook.clone(),
+                    version: u.reported_version.clone().map(|v| (v, u.version_step)),
+                    revision: u.revision,
+                    workload_dir: u.workload_dir.clone(),
+                    bag: u.bag.clone(),
+                    in_relation: u.in_relation,
+                    dying: u.dying,
+                }
+            })
+            .collect()
+    }
+
+    /// Runs the next due hook, letting the StatefulSet controller recreate a pod when none
+    /// is due; false when the model is settled.
+    pub fn advance(&mut self) -> Result<bool> {
+        if self.step()? {
+            return Ok(true);
+        }
+        self.k8s_roll()?;
+        self.step()
     }
 
     /// Elapsed wall time.

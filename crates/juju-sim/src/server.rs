@@ -554,8 +554,8 @@ impl Model {
                 let n = u.name.rsplit('/').next().unwrap_or("0").to_owned();
                 let (status, message) = shown(u);
                 let mut unit = json!({
-                    "workload-status": {"current": status, "message": message, "since": now()},
-                    "juju-status": agent_status(u),
+                    "workload-status": {"current": status, "message": message, "since": since(u.status_since)},
+                    "juju-status": agent_status(u, &app.since),
                     "leader": u.leader,
                 });
                 if k8s {
@@ -1107,12 +1107,15 @@ fn shown(u: &UnitView) -> (String, String) {
     }
 }
 
-fn agent_status(u: &UnitView) -> Value {
-    match u.agent {
-        "executing" => {
-            json!({"current": "executing", "message": "running hooks", "since": now(), "version": VERSION})
-        }
-        _ => json!({"current": "idle", "since": now(), "version": VERSION}),
+fn agent_status(u: &UnitView, deployed: &str) -> Value {
+    match (u.agent, &u.due) {
+        ("executing", Some(hook)) => json!({
+            "current": "executing",
+            "message": format!("running {hook} hook"),
+            "since": now(),
+            "version": VERSION,
+        }),
+        _ => json!({"current": "idle", "since": deployed, "version": VERSION}),
     }
 }
 

@@ -409,6 +409,8 @@ struct UnitSim {
     in_error: bool,
     /// The hook it is in error on.
     error_hook: Option<String>,
+    /// When its workload status last changed.
+    status_since: std::time::SystemTime,
     /// When (the model's step) it last set its workload version.
     version_step: usize,
 }
@@ -631,6 +633,10 @@ pub struct UnitView {
     pub agent: &'static str,
     /// The hook it is in error on.
     pub error_hook: Option<String>,
+    /// The hook or action due next, if any.
+    pub due: Option<String>,
+    /// When its workload status last changed.
+    pub status_since: std::time::SystemTime,
     /// The workload version it last set (`application-version-set`), and when (the step).
     pub version: Option<(String, usize)>,
     /// The charm revision it runs.
@@ -812,6 +818,7 @@ impl Sim {
             statuses_shown: Vec::new(),
             in_error: false,
             error_hook: None,
+            status_since: std::time::SystemTime::now(),
             version_step: 0,
         });
         Ok(self.units.len() - 1)
@@ -1131,6 +1138,9 @@ impl Sim {
                 } => {
                     let shown = (status.clone(), message.clone());
                     self.units[i].statuses_shown.push(shown.clone());
+                    if self.units[i].status != shown {
+                        self.units[i].status_since = std::time::SystemTime::now();
+                    }
                     self.units[i].status = shown;
                 }
                 Entry::StatusSet {
@@ -2197,6 +2207,8 @@ impl Sim {
                         "idle"
                     },
                     error_hook: u.error_hook.clone(),
+                    due: self.next_item(i).map(|(e, _, _)| e.name()),
+                    status_since: u.status_since,
                     version: u.reported_version.clone().map(|v| (v, u.version_step)),
                     revision: u.revision,
                     workload_dir: u.workload_dir.clone(),

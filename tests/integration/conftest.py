@@ -38,6 +38,14 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "k8s: runs on a Kubernetes model")
 
 
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    # Keep each phase's report on the test, for the `juju` fixture's teardown.
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def sim_juju(tmp_path_factory):
     """With the simulator: build juju-sim, put it first on PATH as `juju`."""
@@ -90,3 +98,7 @@ def juju(request):
     with jubilant.temp_model(cloud=cloud) as j:
         j.wait_timeout = 3 * 60 if SIM else 15 * 60
         yield j
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            # What the units logged, in the failure's report.
+            print(j.debug_log(limit=300))

@@ -912,12 +912,7 @@ impl Model {
                 app.sim.set_config(k, v);
             }
             for k in resets {
-                let default = options
-                    .get(&k)
-                    .and_then(|o| o.get("default"))
-                    .map(value_text)
-                    .unwrap_or_default();
-                app.sim.set_config(&k, &default);
+                app.sim.reset_config(&k);
             }
             return Ok(Response::default());
         }

@@ -1773,6 +1773,12 @@ impl Sim {
         self.config_changed_everywhere();
     }
 
+    /// `juju config <app> --reset <key>`: back to the charm's default (unset).
+    pub fn reset_config(&mut self, key: &str) {
+        self.cfg.charm_config.remove(key);
+        self.config_changed_everywhere();
+    }
+
     /// `juju trust <app> --scope=cluster`: the API server lets the charm patch its
     /// StatefulSet from now on, and every unit gets `config-changed` (trust is application
     /// config to Juju).

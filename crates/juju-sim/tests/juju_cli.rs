@@ -160,6 +160,38 @@ fn a_machine_model_deploys_upgrades_and_shows_a_failed_unit() {
     assert_eq!(units(&s)["kv/0"]["leader"], true);
     assert_eq!(s["machines"].as_object().unwrap().len(), 3);
 
+    // Config, read live; a unit added and removed.
+    j.ok(&[
+        "config",
+        "--model",
+        "m",
+        "kv",
+        "pause-after-unit-refresh=all",
+    ]);
+    let v = j.ok(&["config", "--model", "m", "kv", "pause-after-unit-refresh"]);
+    assert_eq!(v.stdout, "all\n");
+    let cfg = j
+        .ok(&["config", "--model", "m", "kv", "--format", "json"])
+        .json();
+    let setting = &cfg["settings"]["pause-after-unit-refresh"];
+    assert_eq!(
+        (setting["value"].as_str(), setting["source"].as_str()),
+        (Some("all"), Some("user"))
+    );
+    assert_eq!(j.run(&["config", "--model", "m", "kv", "nope=1"]).code, 1);
+    j.ok(&[
+        "config",
+        "--model",
+        "m",
+        "kv",
+        "--reset",
+        "pause-after-unit-refresh",
+    ]);
+    j.ok(&["add-unit", "--model", "m", "kv"]);
+    j.wait("m", "unit 3 to join", |s| units(s).len() == 4 && settled(s));
+    j.ok(&["remove-unit", "--model", "m", "kv/3", "--no-prompt"]);
+    j.wait("m", "unit 3 to go", |s| units(s).len() == 3 && settled(s));
+
     // The action's real result, as `juju run --format json` prints it.
     let task = j
         .ok(&[

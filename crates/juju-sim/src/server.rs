@@ -739,11 +739,17 @@ impl Model {
                 )))
             }
         };
+        // (What Juju 3 says while it waits, on stderr.)
+        r.stderr = format!(
+            "Running operation {} with 1 task\n  - task {task} on unit-{}\n\nWaiting for task {task}...\n",
+            task - 1,
+            unit_name.replace('/', "-")
+        );
         if status != "completed" {
             r.code = 1;
-            r.stderr = format!(
+            r.stderr.push_str(&format!(
                 "ERROR the following task failed:\n id \"{task}\" with return code {code}\n\nuse 'juju show-task' to inspect the failure\n"
-            );
+            ));
         }
         Ok(r)
     }

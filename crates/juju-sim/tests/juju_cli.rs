@@ -84,6 +84,12 @@ impl Juju {
             .json()
     }
 
+    /// `juju run --format json UNIT ACTION` that succeeds: the task.
+    fn action(&self, model: &str, unit: &str, action: &str) -> Value {
+        let args = ["run", "--model", model, "--format", "json", unit, action];
+        self.ok(&args).json()
+    }
+
     /// Polls `juju status` until `ready` (as `jubilant.Juju.wait` does).
     fn wait(&self, model: &str, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
         let start = Instant::now();
@@ -112,6 +118,12 @@ impl Drop for Juju {
 
 fn units(s: &Value) -> &serde_json::Map<String, Value> {
     s["applications"]["kv"]["units"].as_object().unwrap()
+}
+
+fn agents_idle(s: &Value) -> bool {
+    units(s)
+        .values()
+        .all(|u| u["juju-status"]["current"] == "idle")
 }
 
 fn settled(s: &Value) -> bool {
@@ -193,17 +205,7 @@ fn a_machine_model_deploys_upgrades_and_shows_a_failed_unit() {
     j.wait("m", "unit 3 to go", |s| units(s).len() == 3 && settled(s));
 
     // The action's real result, as `juju run --format json` prints it.
-    let task = j
-        .ok(&[
-            "run",
-            "--model",
-            "m",
-            "--format",
-            "json",
-            "kv/leader",
-            "pre-upgrade-check",
-        ])
-        .json();
+    let task = j.action("m", "kv/leader", "pre-upgrade-check");
     let t = &task["kv/0"];
     assert_eq!(t["status"], "completed", "{task:#}");
     assert_eq!(t["results"]["return-code"], 0);
@@ -245,9 +247,7 @@ fn a_machine_model_deploys_upgrades_and_shows_a_failed_unit() {
         units(s)
             .get("kv/2")
             .is_some_and(|u| u["workload-status"]["current"] == "blocked")
-            && units(s)
-                .values()
-                .all(|u| u["juju-status"]["current"] == "idle")
+            && agents_idle(s)
     });
     assert_ne!(
         units(&s)["kv/1"]["workload-status"]["current"],
@@ -336,22 +336,8 @@ fn a_kubernetes_model_needs_trust_then_follows_the_partition() {
         "{s:#}"
     );
     j.ok(&["trust", "--model", "k", "kv", "--scope", "cluster"]);
-    j.wait("k", "config-changed after trust", |s| {
-        units(s)
-            .values()
-            .all(|u| u["juju-status"]["current"] == "idle")
-    });
-    let t = j
-        .ok(&[
-            "run",
-            "--model",
-            "k",
-            "--format",
-            "json",
-            "kv/leader",
-            "pre-upgrade-check",
-        ])
-        .json();
+    j.wait("k", "config-changed after trust", agents_idle);
+    let t = j.action("k", "kv/leader", "pre-upgrade-check");
     assert_eq!(t["kv/0"]["status"], "completed", "{t:#}");
     let dir = tempfile::tempdir().unwrap();
     let next = kv_revision(dir.path(), "revisions/versions-1.1.0.json");
@@ -368,21 +354,9 @@ fn a_kubernetes_model_needs_trust_then_follows_the_partition() {
         units(s)["kv/1"]["workload-status"]["message"]
             .as_str()
             .is_some_and(|m| m.starts_with("upgrade completed"))
-            && units(s)
-                .values()
-                .all(|u| u["juju-status"]["current"] == "idle")
+            && agents_idle(s)
     });
-    let t = j
-        .ok(&[
-            "run",
-            "--model",
-            "k",
-            "--format",
-            "json",
-            "kv/leader",
-            "resume-upgrade",
-        ])
-        .json();
+    let t = j.action("k", "kv/leader", "resume-upgrade");
     assert_eq!(t["kv/0"]["status"], "completed", "{t:#}");
     let s = j.wait("k", "both pods on 1.1.0", |s| {
         settled(s) && s["applications"]["kv"]["version"] == "1.1.0"

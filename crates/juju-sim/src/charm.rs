@@ -48,11 +48,7 @@ impl CharmSource {
 
     /// Its `dispatch`.
     pub fn dispatch(&self) -> Result<PathBuf> {
-        let d = self.dir.join("dispatch");
-        if !d.exists() {
-            bail!("{}: the charm has no dispatch", self.dir.display());
-        }
-        Ok(d)
+        dispatch(&self.dir)
     }
 
     /// Its name (`juju deploy` names the application after it).
@@ -64,6 +60,15 @@ impl CharmSource {
     pub fn versions(&self) -> Option<String> {
         std::fs::read_to_string(self.dir.join("versions.json")).ok()
     }
+}
+
+/// A charm directory's `dispatch` (an error if it has none).
+pub fn dispatch(dir: &Path) -> Result<PathBuf> {
+    let d = dir.join("dispatch");
+    if !d.exists() {
+        bail!("{}: the charm has no dispatch", dir.display());
+    }
+    Ok(d)
 }
 
 /// A charm directory's name: `name` in its metadata.yaml (or charmcraft.yaml).

@@ -327,10 +327,6 @@ fn charm_args(c: &CharmArgs) -> String {
     s
 }
 
-fn charm_name(dir: &std::path::Path) -> Result<String> {
-    juju_sim::charm::name(dir)
-}
-
 fn revision(number: u32, file: &std::path::Path) -> Result<juju_sim::sim::Revision> {
     let text = std::fs::read_to_string(file).with_context(|| format!("{}", file.display()))?;
     juju_sim::sim::Revision::from_versions(number, &text)
@@ -351,13 +347,7 @@ fn charm_setup(c: &CharmArgs, dispatch: &Option<PathBuf>) -> Result<CharmSetup> 
         }
         _ => {}
     }
-    let program = |dir: &PathBuf| -> Result<PathBuf> {
-        let d = dir.join("dispatch");
-        if !d.exists() {
-            bail!("{}: the charm has no dispatch", dir.display());
-        }
-        Ok(d)
-    };
+    let program = |dir: &PathBuf| juju_sim::charm::dispatch(dir);
     Ok(match (&deployed, &target) {
         (None, _) => CharmSetup {
             dispatch: dispatch_path(dispatch)?,
@@ -371,7 +361,7 @@ fn charm_setup(c: &CharmArgs, dispatch: &Option<PathBuf>) -> Result<CharmSetup> 
             files: juju_sim::sim::CharmFiles {
                 deployed: Some(d.clone()),
                 target: t.clone(),
-                app: Some(charm_name(d)?),
+                app: Some(juju_sim::charm::name(d)?),
             },
             revisions,
         },

@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 use crate::charm::CharmSource;
 use crate::juju::{parse, Request, Response, CONTROLLER, VERSION};
 use crate::sim::{
-    CharmFiles, Fault, Revision, Revisions, Schedule, Sim, SimConfig, Substrate, UnitView,
+    Agent, CharmFiles, Fault, Revision, Revisions, Schedule, Sim, SimConfig, Substrate, UnitView,
 };
 
 /// The request that stops the server (`juju destroy-model`).
@@ -226,6 +226,18 @@ fn now() -> String {
     since(SystemTime::now())
 }
 
+impl From<anyhow::Error> for Response {
+    /// A simulator error is the command's: `ERROR <the error and its causes>`, exit 1.
+    fn from(e: anyhow::Error) -> Response {
+        Response::error(format!("{e:#}"))
+    }
+}
+
+/// A unit's address: `10.0.0.N+10` on machines, `10.1.0.N+10` for a pod.
+fn address(k8s: bool, n: u32) -> String {
+    format!("10.{}.0.{}", u8::from(k8s), 10 + n)
+}
+
 /// A YAML scalar as Juju reads action parameters (`k=true` is a boolean, `k=3` a number).
 fn yaml_value(text: &str) -> Value {
     serde_yaml_ng::from_str::<Value>(text)
@@ -318,16 +330,13 @@ impl Model {
     fn unit_number(&mut self, unit: &str) -> Result<u32, Response> {
         let not_found = || Response::error(format!("unit \"{unit}\" not found (not found)"));
         let (app, n) = unit.split_once('/').ok_or_else(not_found)?;
-        let a = self.app(app).map_err(|_| not_found())?;
-        let view = a.sim.view();
+        let sim = &self.app(app).map_err(|_| not_found())?.sim;
         let found = if n == "leader" {
-            view.iter().find(|u| u.leader)
+            sim.unit_number(sim.leader())
         } else {
-            view.iter().find(|u| u.name == unit)
+            n.parse().ok().filter(|&n| sim.index_of(n).is_some())
         };
-        found
-            .and_then(|u| u.name.rsplit('/').next()?.parse().ok())
-            .ok_or_else(not_found)
+        found.ok_or_else(not_found)
     }
 
     fn deploy(&mut self, args: &[String], cwd: &Path) -> Result<Response, Response> {
@@ -371,10 +380,8 @@ impl Model {
                 ))
             })?,
         };
-        let source = CharmSource::open(&path).map_err(|e| Response::error(format!("{e:#}")))?;
-        let charm_name = source
-            .name()
-            .map_err(|e| Response::error(format!("{e:#}")))?;
+        let source = CharmSource::open(&path)?;
+        let charm_name = source.name()?;
         let app = app.unwrap_or_else(|| charm_name.clone());
         if let Some(existing) = &self.app {
             return Err(Response::error(if existing.name == app {
@@ -398,9 +405,7 @@ impl Model {
             charm_config.insert(k.to_owned(), v.to_owned());
         }
         let k8s = self.substrate == Substrate::K8s;
-        let dispatch = source
-            .dispatch()
-            .map_err(|e| Response::error(format!("{e:#}")))?;
+        let dispatch = source.dispatch()?;
         let cfg = SimConfig {
             units,
             substrate: self.substrate,
@@ -433,10 +438,9 @@ impl Model {
                 incompatible: rev.clone(),
             },
         };
-        let mut sim = Sim::new(cfg).map_err(|e| Response::error(format!("{e:#}")))?;
+        let mut sim = Sim::new(cfg)?;
         sim.set_local_charms(true);
-        sim.deploy(&rev)
-            .map_err(|e| Response::error(format!("{e:#}")))?;
+        sim.deploy(&rev)?;
         self.app = Some(App {
             name: app.clone(),
             charm_name: charm_name.clone(),
@@ -476,10 +480,8 @@ impl Model {
         };
         let path = cwd.join(path);
         let app = self.app(name)?;
-        let source = CharmSource::open(&path).map_err(|e| Response::error(format!("{e:#}")))?;
-        let charm_name = source
-            .name()
-            .map_err(|e| Response::error(format!("{e:#}")))?;
+        let source = CharmSource::open(&path)?;
+        let charm_name = source.name()?;
         if charm_name != app.charm_name {
             return Err(Response::error(format!(
                 "cannot refresh \"{name}\" from charm \"{}\" to \"{charm_name}\": a different charm (use --switch)",
@@ -490,12 +492,9 @@ impl Model {
             .versions()
             .ok_or_else(|| Response::error("the charm ships no versions.json"))?;
         let revision = app.revision + 1;
-        let rev = Revision::from_versions(revision, &versions)
-            .map_err(|e| Response::error(format!("{e:#}")))?;
+        let rev = Revision::from_versions(revision, &versions)?;
         app.sim.set_refresh_charm(source.dir().to_owned());
-        app.sim
-            .refresh(&rev)
-            .map_err(|e| Response::error(format!("{e:#}")))?;
+        app.sim.refresh(&rev)?;
         app.revision = revision;
         app.charms.push(source);
         if p.on("--trust") {
@@ -551,7 +550,7 @@ impl Model {
             let view = app.sim.view();
             let mut units = Map::new();
             for u in &view {
-                let n = u.name.rsplit('/').next().unwrap_or("0").to_owned();
+                let n = u.number;
                 let (status, message) = shown(u);
                 let mut unit = json!({
                     "workload-status": {"current": status, "message": message, "since": since(u.status_since)},
@@ -559,20 +558,18 @@ impl Model {
                     "leader": u.leader,
                 });
                 if k8s {
-                    unit["address"] =
-                        json!(format!("10.1.0.{}", 10 + n.parse::<u32>().unwrap_or(0)));
+                    unit["address"] = json!(address(k8s, n));
                     unit["provider-id"] = json!(format!("{}-{n}", app.name));
                 } else {
-                    unit["machine"] = json!(n);
-                    unit["public-address"] =
-                        json!(format!("10.0.0.{}", 10 + n.parse::<u32>().unwrap_or(0)));
+                    unit["machine"] = json!(n.to_string());
+                    unit["public-address"] = json!(address(k8s, n));
                     machines.insert(
-                        n.clone(),
+                        n.to_string(),
                         json!({
                             "juju-status": {"current": "started", "since": app.since, "version": VERSION},
                             "hostname": format!("juju-sim-{n}"),
-                            "dns-name": format!("10.0.0.{}", 10 + n.parse::<u32>().unwrap_or(0)),
-                            "ip-addresses": [format!("10.0.0.{}", 10 + n.parse::<u32>().unwrap_or(0))],
+                            "dns-name": address(k8s, n),
+                            "ip-addresses": [address(k8s, n)],
                             "instance-id": format!("juju-sim-{n}"),
                             "machine-status": {"current": "running", "message": "Running", "since": app.since},
                             "modification-status": {"current": "applied", "since": app.since},
@@ -688,10 +685,7 @@ impl Model {
             Response::error(format!("unit \"{unit_name}\" not found (not found)"))
         })?;
         let enqueued = now();
-        let outcome = app
-            .sim
-            .run_action_with(i, &action, params)
-            .map_err(|e| Response::error(format!("{e:#}")))?;
+        let outcome = app.sim.run_action_with(i, &action, params)?;
         let code = outcome.exit.unwrap_or(1);
         let mut results = Map::new();
         for (k, v) in &outcome.results {
@@ -773,25 +767,12 @@ impl Model {
             let view = app.sim.view();
             let me = view
                 .iter()
-                .find(|u| u.name == format!("{}/{n}", app.name))
+                .find(|u| u.number == n)
                 .ok_or_else(|| Response::error(format!("unit \"{unit}\" not found")))?;
-            let address = |u: &UnitView| {
-                let n: u32 = u
-                    .name
-                    .rsplit('/')
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(0);
-                if k8s {
-                    format!("10.1.0.{}", 10 + n)
-                } else {
-                    format!("10.0.0.{}", 10 + n)
-                }
-            };
             let data = |u: &UnitView| {
                 let mut d: Map<String, Value> =
                     u.bag.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-                let a = address(u);
+                let a = address(k8s, u.number);
                 d.insert("egress-subnets".into(), json!(format!("{a}/32")));
                 d.insert("ingress-address".into(), json!(a));
                 d.insert("private-address".into(), json!(a));
@@ -826,11 +807,11 @@ impl Model {
                 }]);
             }
             if k8s {
-                info["address"] = json!(address(me));
+                info["address"] = json!(address(k8s, n));
                 info["provider-id"] = json!(format!("{}-{n}", app.name));
             } else {
                 info["machine"] = json!(n.to_string());
-                info["public-address"] = json!(address(me));
+                info["public-address"] = json!(address(k8s, n));
             }
             out.insert(me.name.clone(), info);
         }
@@ -863,7 +844,7 @@ impl Model {
         let view = app.sim.view();
         let unit = view
             .iter()
-            .find(|u| u.name == format!("{}/{n}", app.name))
+            .find(|u| u.number == n)
             .ok_or_else(|| Response::error(format!("machine {n} not found")))?;
         std::fs::create_dir_all(&unit.workload_dir).map_err(Response::error)?;
         let path = format!(
@@ -985,9 +966,7 @@ impl Model {
             .map_err(|_| Response::usage("invalid value for option -n"))?;
         let app = self.app(name)?;
         for _ in 0..count {
-            app.sim
-                .add_unit()
-                .map_err(|e| Response::error(format!("{e:#}")))?;
+            app.sim.add_unit()?;
         }
         Ok(Response::default())
     }
@@ -1017,7 +996,7 @@ impl Model {
                 .view()
                 .iter()
                 .filter(|u| !u.dying)
-                .filter_map(|u| u.name.rsplit('/').next()?.parse().ok())
+                .map(|u| u.number)
                 .collect();
             all.sort_unstable();
             numbers.extend(all.iter().rev().take(count));
@@ -1028,9 +1007,7 @@ impl Model {
         }
         let app = self.only_app()?;
         for n in numbers {
-            app.sim
-                .remove_unit(n)
-                .map_err(|e| Response::error(format!("{e:#}")))?;
+            app.sim.remove_unit(n)?;
         }
         Ok(Response::said("will remove the unit\n"))
     }
@@ -1102,15 +1079,15 @@ impl Model {
 
 /// A unit's workload status as `juju status` shows it (a unit in error shows the hook).
 fn shown(u: &UnitView) -> (String, String) {
-    match (&u.error_hook, u.agent) {
-        (Some(hook), "error") => ("error".into(), format!("hook failed: \"{hook}\"")),
+    match &u.agent {
+        Agent::Error(hook) => ("error".into(), format!("hook failed: \"{hook}\"")),
         _ => u.status.clone(),
     }
 }
 
 fn agent_status(u: &UnitView, deployed: &str) -> Value {
-    match (u.agent, &u.due) {
-        ("executing", Some(hook)) => json!({
+    match &u.agent {
+        Agent::Executing(hook) => json!({
             "current": "executing",
             "message": format!("running {hook} hook"),
             "since": now(),

@@ -405,9 +405,8 @@ struct UnitSim {
     /// Every unit status it showed, in order (`status-set` is immediate: a killed or failed
     /// dispatch's statuses were shown too).
     statuses_shown: Vec<(String, String)>,
-    /// A hook kept failing: Juju shows the unit in error and runs nothing more on it.
-    in_error: bool,
-    /// The hook it is in error on.
+    /// The hook that kept failing, if one did: Juju shows the unit in error on it and runs
+    /// nothing more on it.
     error_hook: Option<String>,
     /// When its workload status last changed.
     status_since: std::time::SystemTime,
@@ -629,12 +628,10 @@ pub struct UnitView {
     pub leader: bool,
     /// Workload status (name, message) as the unit last set it.
     pub status: (String, String),
-    /// The agent: `idle`, `executing` (a hook is due), or `error` (a hook kept failing).
-    pub agent: &'static str,
-    /// The hook it is in error on.
-    pub error_hook: Option<String>,
-    /// The hook or action due next, if any.
-    pub due: Option<String>,
+    /// Its number.
+    pub number: u32,
+    /// What its agent is doing.
+    pub agent: Agent,
     /// When its workload status last changed.
     pub status_since: std::time::SystemTime,
     /// The workload version it last set (`application-version-set`), and when (the step).
@@ -649,6 +646,18 @@ pub struct UnitView {
     pub in_relation: bool,
     /// Being removed.
     pub dying: bool,
+}
+
+/// A unit agent's state, as `juju status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Agent {
+    /// Nothing due.
+    Idle,
+    /// A hook is due: this one.
+    Executing(String),
+    /// This hook kept failing: the unit is in error.
+    Error(String),
 }
 
 /// One dispatch run after the faults were armed (see [`Sim::armed_log`]).
@@ -816,7 +825,6 @@ impl Sim {
             armed_dispatches: None,
             reported_version: None,
             statuses_shown: Vec::new(),
-            in_error: false,
             error_hook: None,
             status_since: std::time::SystemTime::now(),
             version_step: 0,
@@ -867,7 +875,7 @@ impl Sim {
     /// a join, then joins, then the application bag's change, then units' changes.
     fn next_item(&self, i: usize) -> Option<(Event, u64, Source)> {
         let u = &self.units[i];
-        if u.gone || u.in_error {
+        if u.gone || u.error_hook.is_some() {
             return None;
         }
         if let Some(p) = u.queue.front() {
@@ -1330,7 +1338,6 @@ impl Sim {
                     self.step, self.units[i].name
                 ));
                 self.first_violation_step.get_or_insert(self.step);
-                self.units[i].in_error = true;
                 self.units[i].error_hook = Some(name.to_string());
             }
         }
@@ -2205,15 +2212,12 @@ impl Sim {
                     name: u.name.to_string(),
                     leader: i == self.leader,
                     status: u.status.clone(),
-                    agent: if u.in_error {
-                        "error"
-                    } else if self.next_item(i).is_some() {
-                        "executing"
-                    } else {
-                        "idle"
+                    number: u.name.number(),
+                    agent: match (&u.error_hook, self.next_item(i)) {
+                        (Some(hook), _) => Agent::Error(hook.clone()),
+                        (None, Some((e, _, _))) => Agent::Executing(e.name()),
+                        (None, None) => Agent::Idle,
                     },
-                    error_hook: u.error_hook.clone(),
-                    due: self.next_item(i).map(|(e, _, _)| e.name()),
                     status_since: u.status_since,
                     version: u.reported_version.clone().map(|v| (v, u.version_step)),
                     revision: u.revision,
